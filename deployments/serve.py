@@ -1,0 +1,29 @@
+"""Serve every flow of geocube-ingest from this process (no work pool needed, one machine).
+
+    PREFECT_API_URL=http://127.0.0.1:4200/api python deployments/serve.py
+    prefect deployment run 'ingest-aoi/ingest-aoi' --params '{"payload": {...}}'
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from prefect import serve
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from flows.catalog import list_scenes, list_tiles
+from flows.ingest import ingest_aoi
+from flows.retry import retry_aoi
+from flows.workers import download_worker, process_worker
+
+if __name__ == "__main__":
+    serve(
+        ingest_aoi.to_deployment(name="ingest-aoi", tags=["geocube-ingest"]),
+        retry_aoi.to_deployment(name="retry-aoi", tags=["geocube-ingest"]),
+        list_scenes.to_deployment(name="list-scenes", tags=["geocube-ingest"]),
+        list_tiles.to_deployment(name="list-tiles", tags=["geocube-ingest"]),
+        download_worker.to_deployment(name="download-worker", tags=["geocube-ingest"], parameters={"idle_seconds": 0}),
+        process_worker.to_deployment(name="process-worker", tags=["geocube-ingest"], parameters={"idle_seconds": 0}),
+    )

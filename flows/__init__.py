@@ -1,0 +1,11 @@
+"""Prefect 3 flows of geocube-ingest: thin drivers over `geocube_ingest.pipeline`.
+
+- `ingest-aoi`   (flows/ingest.py): payload → catalogue → records → workflow → downloads → processing → index
+- `list-scenes`, `list-tiles` (flows/catalog.py): steps 1-2 only, results as artifacts
+- `retry-aoi`    (flows/retry.py): retry an AOI's RETRY work and run it
+- `download-worker`, `process-worker` (flows/workers.py): long-running workers claiming leases
+  from the workflow database, for separate work pools and machines
+
+The workflow database is the source of truth: tasks never retry nor cache on their own,
+and every status comes from the workflow's rules.
+"""

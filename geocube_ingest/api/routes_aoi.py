@@ -1,0 +1,317 @@
+"""AOI routes: list, create, delete, summary, ingest one scene, retry all, graph, listings."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import shapely
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from geocube_ingest.api import convert, graph
+from geocube_ingest.api.deps import (
+    AOI_PATTERN,
+    AoiName,
+    AoiOrPattern,
+    FormatQuery,
+    LimitQuery,
+    PageQuery,
+    StatusPath,
+    WorkflowDep,
+    geojson_responses,
+    page_of,
+    parse_status,
+    scenes_answer,
+    tiles_answer,
+)
+from geocube_ingest.api.errors import responses
+from geocube_ingest.api.schemas import (
+    AOIInfoOut,
+    AOISummaryOut,
+    CreatedOut,
+    FootprintCollection,
+    RetryOut,
+    SceneFeatureCollection,
+    SceneOut,
+    SceneToIngest,
+    TileFeatureCollection,
+    TileOut,
+)
+from geocube_ingest.errors import Conflict, NotFound
+from geocube_ingest.workflow import Scene, Tile, Workflow
+
+router = APIRouter(tags=["aoi"])
+
+
+@router.get(
+    "/aoi/",
+    summary="List the AOIs",
+    response_model=list[str] | list[AOIInfoOut],
+    responses=responses(400, 401),
+)
+def list_aois(
+    wf: WorkflowDep,
+    pattern: Annotated[
+        str, Query(min_length=1, max_length=255, pattern=AOI_PATTERN, description="Name pattern with * and ?.")
+    ] = "*",
+    details: Annotated[bool, Query(description="Status and counts of each AOI instead of names only.")] = False,
+) -> Any:
+    """Names of the AOIs (upstream's answer), or with `details=true` their status and counts."""
+    infos = wf.list_aois(pattern)
+    if details:
+        return [convert.aoi_info(i) for i in infos]
+    return [i.name for i in infos]
+
+
+@router.get(
+    "/aoi/{aoi}",
+    summary="Overview of an AOI (plain text), or the AOIs matching a pattern",
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "description": "The summary of `seeds/monitoring.md`; a JSON list of names for a pattern.",
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "array", "items": {"type": "string"}}},
+            },
+        },
+        **responses(400, 401, 404),
+    },
+)
+def get_aoi(aoi: AoiOrPattern, wf: WorkflowDep) -> Response:
+    if "*" in aoi or "?" in aoi:
+        return JSONResponse([i.name for i in wf.list_aois(aoi)])
+    return PlainTextResponse(wf.summary_text(aoi))
+
+
+@router.post(
+    "/aoi/{aoi}",
+    summary="Create an AOI",
+    status_code=204,
+    response_class=Response,
+    responses=responses(400, 401, 409),
+)
+def create_aoi(aoi: AoiName, wf: WorkflowDep) -> Response:
+    wf.create_aoi(aoi)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/aoi/{aoi}",
+    summary="Delete an AOI with its scenes, tiles and history",
+    status_code=204,
+    response_class=Response,
+    responses=responses(401, 404),
+)
+def delete_aoi(aoi: AoiName, wf: WorkflowDep) -> Response:
+    """Stored files and index entries stay; this cannot be undone."""
+    wf.delete_aoi(aoi)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/aoi/{aoi}/summary",
+    summary="Overview of an AOI as JSON",
+    response_model=AOISummaryOut,
+    responses=responses(401, 404),
+)
+def aoi_summary(aoi: AoiName, wf: WorkflowDep) -> Any:
+    return convert.aoi_summary(wf.summary(aoi))
+
+
+@router.post(
+    "/aoi/{aoi}/scene",
+    summary="Add a scene and its tiles to the graph of dependencies",
+    response_model=CreatedOut,
+    responses=responses(400, 401, 404, 409, 413),
+)
+def create_scene(aoi: AoiName, body: SceneToIngest, wf: WorkflowDep) -> Any:
+    """The scene becomes PENDING (its download is due) and its tiles NEW. The AOI must exist."""
+    if not wf.aoi_exists(aoi):
+        raise NotFound(f"AOI {aoi!r} not found: create it first with POST /aoi/{aoi}")
+    result = wf.ingest(aoi, [convert.new_scene(aoi, body)])
+    if result.existing:
+        raise Conflict(f"scene {body.source_id!r} already exists in AOI {aoi!r} (id {result.existing[0]})")
+    return {"id": result.created[0]}
+
+
+def _retry(aoi: str, wf: Workflow, force: bool) -> Any:
+    result = wf.retry_aoi(aoi, force=force)
+    if result.scenes == 0 and result.tiles == 0:
+        return Response(status_code=204)
+    return {"Scenes": result.scenes, "Tiles": result.tiles}
+
+
+@router.put(
+    "/aoi/{aoi}/retry",
+    summary="Retry every RETRY scene and tile of the AOI",
+    response_model=RetryOut,
+    responses={204: {"description": "Nothing to retry"}, **responses(401, 404)},
+)
+def retry_aoi(aoi: AoiName, wf: WorkflowDep) -> Any:
+    """Tiles are retried once their scene is DONE and their previous tile is DONE."""
+    return _retry(aoi, wf, force=False)
+
+
+@router.put(
+    "/aoi/{aoi}/retry/force",
+    summary="Retry every RETRY scene and tile, and re-dispatch the PENDING ones",
+    response_model=RetryOut,
+    responses={204: {"description": "Nothing to retry"}, **responses(401, 404)},
+)
+def retry_aoi_force(aoi: AoiName, wf: WorkflowDep) -> Any:
+    return _retry(aoi, wf, force=True)
+
+
+@router.get(
+    "/aoi/{aoi}/dot",
+    summary="Dependency graph in Graphviz dot",
+    response_class=PlainTextResponse,
+    responses=responses(401, 404),
+)
+def aoi_dot(aoi: AoiName, wf: WorkflowDep) -> Response:
+    return PlainTextResponse(wf.dot(aoi))
+
+
+@router.get(
+    "/aoi/{aoi}/dot.svg",
+    summary="Dependency graph drawn as SVG",
+    response_class=Response,
+    responses={
+        200: {"description": "SVG image", "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
+        **responses(400, 401, 404, 503),
+    },
+)
+def aoi_svg(aoi: AoiName, wf: WorkflowDep, request: Request) -> Response:
+    settings = request.app.state.settings.api
+    summary = wf.summary(aoi)  # counts first: a huge AOI is refused before it is read
+    graph.check_size(aoi, summary.scenes.total + summary.tiles.total, settings.max_graph_nodes)
+    svg = graph.render_svg(
+        aoi,
+        wf.scenes(aoi),
+        wf.tiles(aoi),
+        max_nodes=settings.max_graph_nodes,
+        timeout_seconds=settings.graph_timeout_seconds,
+    )
+    return Response(svg, media_type="image/svg+xml")
+
+
+@router.get(
+    "/aoi/{aoi}/scenes",
+    summary="Scenes of an AOI",
+    response_model=list[SceneOut],
+    responses=responses(400, 401, 404),
+    openapi_extra=geojson_responses(SceneFeatureCollection),
+)
+def aoi_scenes(
+    aoi: AoiName, wf: WorkflowDep, page: PageQuery = None, limit: LimitQuery = None, format: FormatQuery = "json"
+) -> Any:
+    return scenes_answer(wf.scenes(aoi, page=page, limit=limit), format)
+
+
+@router.get(
+    "/aoi/{aoi}/scenes/{status}",
+    summary="Scenes of an AOI with a status",
+    response_model=list[SceneOut],
+    responses=responses(400, 401, 404),
+    openapi_extra=geojson_responses(SceneFeatureCollection),
+)
+def aoi_scenes_status(
+    aoi: AoiName,
+    status: StatusPath,
+    wf: WorkflowDep,
+    page: PageQuery = None,
+    limit: LimitQuery = None,
+    format: FormatQuery = "json",
+) -> Any:
+    return scenes_answer(wf.scenes(aoi, parse_status(status), page=page, limit=limit), format)
+
+
+@router.get(
+    "/aoi/{aoi}/tiles",
+    summary="Tiles of an AOI",
+    response_model=list[TileOut],
+    responses=responses(400, 401, 404),
+    openapi_extra=geojson_responses(TileFeatureCollection),
+)
+def aoi_tiles(
+    aoi: AoiName, wf: WorkflowDep, page: PageQuery = None, limit: LimitQuery = None, format: FormatQuery = "json"
+) -> Any:
+    return tiles_answer(wf.tiles(aoi, page=page, limit=limit), format)
+
+
+@router.get(
+    "/aoi/{aoi}/tiles/{status}",
+    summary="Tiles of an AOI with a status",
+    response_model=list[TileOut],
+    responses=responses(400, 401, 404),
+    openapi_extra=geojson_responses(TileFeatureCollection),
+)
+def aoi_tiles_status(
+    aoi: AoiName,
+    status: StatusPath,
+    wf: WorkflowDep,
+    page: PageQuery = None,
+    limit: LimitQuery = None,
+    format: FormatQuery = "json",
+) -> Any:
+    return tiles_answer(wf.tiles(aoi, parse_status(status), page=page, limit=limit), format)
+
+
+@router.get(
+    "/aoi/{aoi}/roottiles",
+    summary="Tiles that start a time series",
+    response_model=list[TileOut],
+    responses=responses(400, 401, 404),
+    openapi_extra=geojson_responses(TileFeatureCollection),
+)
+def aoi_root_tiles(
+    aoi: AoiName, wf: WorkflowDep, page: PageQuery = None, limit: LimitQuery = None, format: FormatQuery = "json"
+) -> Any:
+    return tiles_answer(page_of(wf.root_tiles(aoi), page, limit), format)
+
+
+@router.get(
+    "/aoi/{aoi}/leaftiles",
+    summary="Tiles no other tile follows (the newest of each time series)",
+    response_model=list[TileOut],
+    responses=responses(400, 401, 404),
+    openapi_extra=geojson_responses(TileFeatureCollection),
+)
+def aoi_leaf_tiles(
+    aoi: AoiName, wf: WorkflowDep, page: PageQuery = None, limit: LimitQuery = None, format: FormatQuery = "json"
+) -> Any:
+    return tiles_answer(page_of(wf.leaf_tiles(aoi), page, limit), format)
+
+
+@router.get(
+    "/aoi/{aoi}/footprints",
+    summary="Footprints of every scene and tile with their status (for maps)",
+    response_model=FootprintCollection,
+    responses=responses(401, 404),
+)
+def aoi_footprints(aoi: AoiName, wf: WorkflowDep) -> Any:
+    """Lighter than `?format=geojson`: only what a map draws. Scenes and tiles without a footprint are left out.
+
+    `aoi` is the AOI's own area (from the latest payload posted), or null.
+    """
+    items: list[tuple[str, Scene | Tile]] = [("scene", s) for s in wf.scenes(aoi) if s.footprint]
+    items += [("tile", t) for t in wf.tiles(aoi) if t.footprint]
+    area = wf.aoi_geometry(aoi)
+    if not items and area is None:
+        return {"type": "FeatureCollection", "features": [], "bbox": None, "aoi": None}
+    # Vectorised: one parse for all footprints (10^4 tiles per AOI are expected).
+    geometries = shapely.from_wkt([item.footprint for _, item in items] + ([area] if area else []))
+    outline = json.loads(shapely.to_geojson(geometries[-1])) if area is not None else None
+    features = [
+        {
+            "type": "Feature",
+            "id": f"{kind}-{item.id}",
+            "geometry": json.loads(text),
+            "properties": convert.footprint_properties(kind, item),
+        }
+        for (kind, item), text in zip(items, shapely.to_geojson(geometries[: len(items)]), strict=True)
+    ]
+    bbox = [float(v) for v in shapely.total_bounds(geometries)]
+    return {"type": "FeatureCollection", "features": features, "bbox": bbox, "aoi": outline}

@@ -1,0 +1,111 @@
+"""Scene routes: read, tiles, history, retry / fail / force, replace data."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+
+from geocube_ingest.api.deps import (
+    FormatQuery,
+    LimitQuery,
+    MessageQuery,
+    PageQuery,
+    SceneId,
+    StatusPath,
+    WorkflowDep,
+    geojson_responses,
+    parse_status,
+    storable_data,
+    tiles_answer,
+)
+from geocube_ingest.api.errors import responses
+from geocube_ingest.api.schemas import SCENE_DATA_DOC, EventOut, SceneOut, TileFeatureCollection, TileOut
+from geocube_ingest.workflow import Scene, Tile
+from geocube_ingest.workflow.serialize import event_json, scene_json
+
+router = APIRouter(prefix="/scene", tags=["scene"])
+
+EventsLimit = Annotated[int | None, Query(ge=1, le=100_000, description="At most this many events (oldest first).")]
+
+
+def _answer(item: Scene | Tile) -> dict[str, Any]:
+    assert isinstance(item, Scene)
+    return scene_json(item)
+
+
+@router.get("/{scene_id}", summary="A scene", response_model=SceneOut, responses=responses(401, 404))
+def get_scene(scene_id: SceneId, wf: WorkflowDep) -> Any:
+    return scene_json(wf.scene(scene_id))
+
+
+@router.get(
+    "/{scene_id}/tiles",
+    summary="Tiles of a scene",
+    response_model=list[TileOut],
+    responses=responses(400, 401, 404),
+    openapi_extra=geojson_responses(TileFeatureCollection),
+)
+def scene_tiles(
+    scene_id: SceneId,
+    wf: WorkflowDep,
+    page: PageQuery = None,
+    limit: LimitQuery = None,
+    format: FormatQuery = "json",
+) -> Any:
+    return tiles_answer(wf.tiles(scene_id=scene_id, page=page, limit=limit), format)
+
+
+@router.get(
+    "/{scene_id}/events",
+    summary="History of a scene: every status change with when, who and why",
+    response_model=list[EventOut],
+    responses=responses(401, 404),
+)
+def scene_events(scene_id: SceneId, wf: WorkflowDep, limit: EventsLimit = None) -> Any:
+    return [event_json(e) for e in wf.events("scene", scene_id, limit)]
+
+
+@router.put(
+    "/{scene_id}/retry",
+    summary="Retry a RETRY scene (its download runs again)",
+    response_model=SceneOut,
+    responses=responses(401, 403, 404),
+)
+def retry_scene(scene_id: SceneId, wf: WorkflowDep) -> Any:
+    return _answer(wf.retry("scene", scene_id))
+
+
+@router.put(
+    "/{scene_id}/fail",
+    summary="Fail a RETRY scene and all its tiles; dependants are re-linked around them",
+    response_model=SceneOut,
+    responses=responses(401, 403, 404),
+)
+def fail_scene(scene_id: SceneId, wf: WorkflowDep, message: MessageQuery = None) -> Any:
+    return _answer(wf.fail("scene", scene_id, message))
+
+
+@router.put(
+    "/{scene_id}/force/{status}",
+    summary="Set any status, with the side effects of the normal transition",
+    response_model=SceneOut,
+    responses=responses(400, 401, 404),
+)
+def force_scene(scene_id: SceneId, status: StatusPath, wf: WorkflowDep, message: MessageQuery = None) -> Any:
+    return _answer(wf.force("scene", scene_id, parse_status(status), message))
+
+
+@router.put(
+    "/{scene_id}/data",
+    summary="Replace the data of a scene",
+    response_model=SceneOut,
+    responses=responses(400, 401, 404, 413),
+)
+def set_scene_data(
+    scene_id: SceneId,
+    wf: WorkflowDep,
+    data: Annotated[dict[str, Any], Body(description=SCENE_DATA_DOC)],
+) -> Any:
+    """E.g. fix a graph name or a download link before a retry; the change is kept in the history."""
+    return _answer(wf.set_data("scene", scene_id, storable_data(data)))

@@ -1,0 +1,1 @@
+"""Sentinel-1 products split into bursts: annotation files, footprints and ESA burst ids."""

@@ -1,0 +1,185 @@
+"""`geocube-ingest ingest PAYLOAD` and `geocube-ingest demo`: the main job from the command line.
+
+Both run the Prefect flow `ingest-aoi` (flows/ingest.py): against the Prefect server of
+PREFECT_API_URL when one is configured, else in Prefect's ephemeral mode. `--no-prefect`
+runs the same pipeline without Prefect. Progress is read from the workflow database, the
+source of truth, so the bars are the same whichever way the work runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from geocube_ingest.cli.common import console
+from geocube_ingest.errors import InvalidInput
+from geocube_ingest.index import get_index
+from geocube_ingest.payload import Payload
+from geocube_ingest.progress import WorkflowProgress
+from geocube_ingest.settings import Settings, get_settings
+from geocube_ingest.workflow import Workflow
+from geocube_ingest.workflow.render import summary_text
+
+PrefectOpt = Annotated[
+    bool, typer.Option("--prefect/--no-prefect", help="Run as the Prefect flow ingest-aoi (default), or directly.")
+]
+
+
+def _read_json(path: Path | None, what: str) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        document = json.loads(path.read_text())
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the {what} file {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"the {what} file {path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(document, dict):
+        raise InvalidInput(f"the {what} file {path} must hold a GeoJSON FeatureCollection")
+    return document
+
+
+def _prepare_prefect() -> None:
+    """Quiet Prefect's console logs (they would drown the progress bars; the Prefect UI keeps
+    them), and create PREFECT_HOME, which Prefect needs but does not create."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    home = os.environ.get("PREFECT_HOME")
+    if home:
+        Path(home).expanduser().mkdir(parents=True, exist_ok=True)
+
+
+def run_ingestion(
+    payload: dict[str, Any],
+    *,
+    scenes: dict[str, Any] | None = None,
+    tiles: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
+    use_prefect: bool = True,
+) -> dict[str, Any]:
+    """Run one ingestion with progress bars; returns the flow's result dict."""
+    parsed = Payload.parse(payload)
+    settings = get_settings().with_overrides(overrides)
+    # Bad layers are a user error: say so in one line before anything starts.
+    get_index(settings).resolve_layers({k: v.model_dump() for k, v in parsed.layers.items()})
+    runner: Callable[[], dict[str, Any]]
+    if use_prefect:
+        _prepare_prefect()
+        from flows.ingest import ingest_aoi
+
+        def runner() -> dict[str, Any]:
+            return ingest_aoi(payload=payload, scenes=scenes, tiles=tiles, settings=overrides)
+    else:
+        from geocube_ingest.catalogue import scenes_from_geojson, tiles_from_geojson
+        from geocube_ingest.pipeline import ingest
+
+        def runner() -> dict[str, Any]:
+            report = ingest(
+                parsed,
+                scenes=scenes_from_geojson(scenes) if scenes is not None else None,
+                tiles=tiles_from_geojson(tiles) if tiles is not None else None,
+                settings=settings,
+            )
+            return {
+                "noop": report.was_noop,
+                "stac_collection": report.stac_collection,
+                "failures": report.drained.failures,
+            }
+
+    console.print(f"Ingesting [bold]{parsed.name}[/] ({'Prefect flow ingest-aoi' if use_prefect else 'in-process'})")
+    started = time.monotonic()
+    with WorkflowProgress(parsed.name, settings, console=console):
+        result = runner()
+    result["seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def _report(aoi: str, result: dict[str, Any], settings: Settings) -> None:
+    if result.get("noop"):
+        console.print(f"[green]Nothing to do:[/] AOI {aoi} is already ingested (no new scene, no pending work).")
+    console.print(summary_text(Workflow(settings=settings).summary(aoi)), end="", highlight=False)
+    if result.get("stac_collection"):
+        console.print(f"STAC collection: {result['stac_collection']}")
+    console.print(f"[dim]{result['seconds']} s[/]")
+
+
+def ingest(
+    payload: Annotated[Path, typer.Argument(help="The payload file (GeoJSON).", exists=False)],
+    scenes: Annotated[Path | None, typer.Option("--scenes", help="A scenes file from 'catalog scenes'.")] = None,
+    tiles: Annotated[Path | None, typer.Option("--tiles", help="A tiles file from 'catalog tiles'.")] = None,
+    prefect: PrefectOpt = True,
+) -> None:
+    """Ingest a payload: catalogue, records, workflow, downloads, processing, index (resumable)."""
+    document = _read_json(payload, "payload")
+    assert document is not None
+    if scenes is not None and tiles is not None:
+        raise InvalidInput("give --scenes or --tiles, not both")
+    parsed = Payload.parse(document)
+    result = run_ingestion(
+        document, scenes=_read_json(scenes, "scenes"), tiles=_read_json(tiles, "tiles"), use_prefect=prefect
+    )
+    _report(parsed.name, result, get_settings())
+
+
+def demo(
+    prefect: PrefectOpt = True,
+    folder: Annotated[
+        Path | None, typer.Option("--folder", help="Where the demo catalogue goes (default: <home>/demo).")
+    ] = None,
+) -> None:
+    """Run the main job offline on small local catalogues: Sentinel-2 L2A over Colorado, Sentinel-1 GRD in France."""
+    from geocube_ingest.demo import build, s1_world
+    from geocube_ingest.demo.world import overrides
+
+    settings = get_settings()
+    folder = folder or settings.home / "demo"
+    worlds = [
+        (build, folder, "10 Sentinel-2 L2A products of tile 13TDE", ("NDVI", "demo", "mean NDVI")),
+        (s1_world, folder / "sentinel1", "4 Sentinel-1 GRD passes", ("Sigma0dB", "VV", "mean sigma0 VV (dB)")),
+    ]
+    for module, where, what, cube in worlds:
+        with console.status(f"Building the demo catalogue ({what})..."):
+            world = module.build(where)
+        console.print(f"Demo catalogue: {world.catalogue} ({len(world.products)} products)")
+        demo_settings = settings.with_overrides(overrides(world))
+        module.prepare_index(get_index(demo_settings))
+        result = run_ingestion(world.payload, overrides=overrides(world), use_prefect=prefect)
+        _report(module.AOI_NAME, result, demo_settings)
+        _show_cube(module.AOI_NAME, demo_settings, *cube)
+    console.print(
+        "\nSee them in the web page: [cyan]geocube-ingest serve[/] then http://127.0.0.1:8080/ui", highlight=False
+    )
+
+
+def _show_cube(aoi: str, settings: Settings, variable: str, instance: str, label: str) -> None:
+    """Open what was ingested as a data cube, as a user would in a notebook."""
+    import numpy as np
+
+    from geocube_ingest.index import open_cube
+    from geocube_ingest.index.stac import aoi_root
+
+    cube = open_cube(variable, instance, collection=aoi, settings=settings).compute()
+    console.print(f"\nLayers (COGs) under: {aoi_root(aoi, None, settings)}")
+    sizes = f"{cube.sizes['time']} dates x {cube.sizes['y']} x {cube.sizes['x']} pixels"
+    console.print(f"Cube: {variable}/{instance}, {sizes}", highlight=False)
+    for when, values in zip(cube.time.values, cube.values, strict=True):
+        valid = float(np.isfinite(values).mean())
+        mean = float(np.nanmean(values)) if valid else float("nan")
+        console.print(f"  {str(when)[:10]}  {label} {mean:6.2f}  valid {valid:4.0%}", highlight=False)
+    console.print(
+        "Open it yourself:\n"
+        "  [cyan]from geocube_ingest.index import open_cube\n"
+        f"  cube = open_cube('{variable}', '{instance}', collection='{aoi}')[/]\n"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(ingest)
+    app.command()(demo)

@@ -1,0 +1,208 @@
+"""Safe unpacking of downloaded archives (zip, tar, tar.gz...).
+
+Providers are not trusted: a member may try to escape the work directory (`../../x`,
+an absolute path), plant a symbolic or hard link, a device, or expand to far more than
+the disk holds. Each member is checked before anything is written, and the bytes
+written are counted against the limit while unpacking (headers can lie).
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from geocube_ingest.errors import FatalError, InvalidInput, RetriableError, TemporaryError
+
+_CHUNK = 1024 * 1024
+DEFAULT_MAX_BYTES = 200 * 1024**3
+DEFAULT_MAX_MEMBERS = 1_000_000
+
+
+class UnsafeArchive(FatalError):
+    """The archive tries something that could harm the machine; it is never unpacked."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Member:
+    name: str
+    is_dir: bool
+    size: int
+
+
+def is_archive(path: Path) -> bool:
+    """Is `path` a zip or tar archive (judged by content, not by name)?"""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    if zipfile.is_zipfile(path):
+        return True
+    try:
+        return tarfile.is_tarfile(path)
+    except OSError:
+        return False
+
+
+def _safe_relative(name: str, archive: Path) -> PurePosixPath:
+    """The member's path inside the destination, or UnsafeArchive."""
+    normalized = name.replace("\\", "/")
+    if normalized.startswith("/") or (len(normalized) > 1 and normalized[1] == ":"):
+        raise UnsafeArchive(f"refusing to unpack {archive.name}: member {name!r} has an absolute path")
+    parts = [p for p in PurePosixPath(normalized).parts if p not in ("", ".")]
+    if ".." in parts:
+        raise UnsafeArchive(f"refusing to unpack {archive.name}: member {name!r} escapes the destination")
+    if not parts:
+        raise UnsafeArchive(f"refusing to unpack {archive.name}: member {name!r} has an empty path")
+    return PurePosixPath(*parts)
+
+
+def _zip_members(zf: zipfile.ZipFile, archive: Path) -> Iterator[_Member]:
+    for info in zf.infolist():
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise UnsafeArchive(f"refusing to unpack {archive.name}: member {info.filename!r} is a symbolic link")
+        if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)) and stat.S_IFMT(mode):
+            raise UnsafeArchive(f"refusing to unpack {archive.name}: member {info.filename!r} is not a regular file")
+        if info.flag_bits & 0x1:
+            raise FatalError(f"cannot unpack {archive.name}: member {info.filename!r} is encrypted")
+        yield _Member(info.filename, info.is_dir(), info.file_size)
+
+
+def _tar_members(tf: tarfile.TarFile, archive: Path) -> Iterator[_Member]:
+    for info in tf.getmembers():
+        if info.issym() or info.islnk():
+            raise UnsafeArchive(f"refusing to unpack {archive.name}: member {info.name!r} is a link")
+        if not (info.isfile() or info.isdir()):
+            raise UnsafeArchive(f"refusing to unpack {archive.name}: member {info.name!r} is not a regular file")
+        yield _Member(info.name, info.isdir(), info.size)
+
+
+def _plan(members: Iterator[_Member], archive: Path, max_bytes: int, max_members: int) -> list[_Member]:
+    """Check every member before writing anything: the archive is refused as a whole."""
+    planned = list(members)
+    if len(planned) > max_members:
+        raise UnsafeArchive(f"refusing to unpack {archive.name}: {len(planned)} members (limit {max_members})")
+    total = 0
+    seen: set[PurePosixPath] = set()
+    for member in planned:
+        relative = _safe_relative(member.name, archive)
+        if not member.is_dir and relative in seen:
+            raise UnsafeArchive(f"refusing to unpack {archive.name}: member {member.name!r} appears twice")
+        seen.add(relative)
+        total += member.size
+    if total > max_bytes:
+        raise UnsafeArchive(
+            f"refusing to unpack {archive.name}: it expands to {total} bytes (limit {max_bytes}, archive bomb?)"
+        )
+    return planned
+
+
+def _copy_limited(source: IO[bytes], target: Path, budget: int, archive: Path, name: str) -> int:
+    written = 0
+    with target.open("xb") as out:
+        while chunk := source.read(_CHUNK):
+            written += len(chunk)
+            if written > budget:
+                raise UnsafeArchive(f"refusing to unpack {archive.name}: member {name!r} expands beyond the limit")
+            out.write(chunk)
+    return written
+
+
+def _check_space(destination: Path, needed: int) -> None:
+    probe = destination
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if needed > free:
+        raise TemporaryError(f"not enough disk space to unpack: {needed} bytes needed, {free} free")
+
+
+def unpack_archive(
+    archive: Path,
+    destination: Path,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_members: int = DEFAULT_MAX_MEMBERS,
+) -> Path:
+    """Unpack `archive` into `destination` (created if missing; it must be empty).
+
+    Raises UnsafeArchive for escapes, absolute paths, links, special files and bombs,
+    RetriableError for a corrupt archive. Nothing is left in `destination` on error.
+    """
+    archive = Path(archive)
+    destination = Path(destination)
+    if destination.exists() and any(destination.iterdir()):
+        raise InvalidInput(f"cannot unpack {archive.name} into {destination}: the folder is not empty")
+    destination.mkdir(parents=True, exist_ok=True)
+    root = destination.resolve()
+    try:
+        if zipfile.is_zipfile(archive):
+            _unpack_zip(archive, root, max_bytes, max_members)
+        elif tarfile.is_tarfile(archive):
+            _unpack_tar(archive, root, max_bytes, max_members)
+        else:
+            raise RetriableError(f"{archive.name} is neither a zip nor a tar archive")
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zipfile.LargeZipFile) as exc:
+        _empty(root)
+        raise RetriableError(f"corrupt archive {archive.name}: {exc}") from None
+    except BaseException:
+        _empty(root)
+        raise
+    return destination
+
+
+def _target(root: Path, relative: PurePosixPath) -> Path:
+    target = root.joinpath(*relative.parts)
+    # Belt and braces: the checked name must still resolve inside the root (no symlink planted before).
+    if not target.parent.resolve().is_relative_to(root):
+        raise UnsafeArchive(f"refusing to unpack: {relative} resolves outside the destination")
+    return target
+
+
+def _unpack_zip(archive: Path, root: Path, max_bytes: int, max_members: int) -> None:
+    with zipfile.ZipFile(archive) as zf:
+        planned = _plan(_zip_members(zf, archive), archive, max_bytes, max_members)
+        _check_space(root, sum(m.size for m in planned))
+        budget = max_bytes
+        for member, info in zip(planned, zf.infolist(), strict=True):
+            relative = _safe_relative(member.name, archive)
+            if member.is_dir:
+                _target(root, relative).mkdir(parents=True, exist_ok=True)
+                continue
+            parent = root.joinpath(*relative.parts[:-1])
+            parent.mkdir(parents=True, exist_ok=True)
+            target = _target(root, relative)
+            with zf.open(info) as source:
+                budget -= _copy_limited(source, target, min(budget, member.size), archive, member.name)
+
+
+def _unpack_tar(archive: Path, root: Path, max_bytes: int, max_members: int) -> None:
+    with tarfile.open(archive) as tf:
+        planned = _plan(_tar_members(tf, archive), archive, max_bytes, max_members)
+        _check_space(root, sum(m.size for m in planned))
+        budget = max_bytes
+        for member, info in zip(planned, tf.getmembers(), strict=True):
+            relative = _safe_relative(member.name, archive)
+            if member.is_dir:
+                _target(root, relative).mkdir(parents=True, exist_ok=True)
+                continue
+            root.joinpath(*relative.parts[:-1]).mkdir(parents=True, exist_ok=True)
+            target = _target(root, relative)
+            source = tf.extractfile(info)
+            if source is None:
+                raise UnsafeArchive(f"refusing to unpack {archive.name}: member {member.name!r} has no content")
+            with source:
+                budget -= _copy_limited(source, target, min(budget, member.size), archive, member.name)
+
+
+def _empty(root: Path) -> None:
+    for child in root.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)

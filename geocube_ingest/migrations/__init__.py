@@ -1,0 +1,1 @@
+"""Alembic histories, one folder per component (see `geocube_ingest.database.migrate`)."""

@@ -1,0 +1,23 @@
+"""The AOI's area (WKT, EPSG:4326), for maps and monitoring.
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("aoi", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("geometry", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("aoi", schema=None) as batch_op:
+        batch_op.drop_column("geometry")

@@ -1,0 +1,368 @@
+"""All configuration, in one place.
+
+Values come from (highest first): keyword arguments, environment variables prefixed
+`GEOCUBE_INGEST_` (nested sections with `__`, e.g. `GEOCUBE_INGEST_API__TOKEN`), a TOML
+file (`GEOCUBE_INGEST_CONFIG`, or `config.toml` in the home directory), then defaults.
+Secrets are `SecretStr`: they never show in reprs, logs or error messages.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "GEOCUBE_INGEST_"
+
+
+def default_home() -> Path:
+    """The data directory: `GEOCUBE_INGEST_HOME`, else `~/.geocube-ingest`."""
+    env = os.environ.get(f"{ENV_PREFIX}HOME")
+    return Path(env).expanduser() if env else Path.home() / ".geocube-ingest"
+
+
+class WorkflowSettings(BaseModel):
+    lease_seconds: float = Field(
+        default=600.0, gt=0, description="How long a claimed task stays leased without a heartbeat."
+    )
+    temporary_retry_delay_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a task given back after a temporary error waits before it can be claimed again.",
+    )
+    claim_batch: int = Field(default=50, ge=1, description="How many tasks a worker claims at once.")
+
+
+# Catalogue presets: name -> (kind, url). Their collection mappings live in geocube_ingest/catalogue/providers.
+CATALOGUE_PRESETS: dict[str, tuple[str, str]] = {
+    "cdse-odata": ("cdse-odata", "https://catalogue.dataspace.copernicus.eu/odata/v1"),
+    "earth-search": ("stac", "https://earth-search.aws.element84.com/v1"),
+    "planetary-computer": ("stac", "https://planetarycomputer.microsoft.com/api/stac/v1"),
+    "cdse-stac": ("stac", "https://stac.dataspace.copernicus.eu/v1"),
+    "usgs-landsat": ("stac", "https://landsatlook.usgs.gov/stac-server"),
+}
+# Upstream's default (Copernicus Data Space for S1 SLC / S2 L1C) first, then the STAC APIs.
+DEFAULT_CATALOGUE_ORDER = ("cdse-odata", "earth-search", "planetary-computer", "cdse-stac", "usgs-landsat")
+
+
+class CatalogueProviderSettings(BaseModel):
+    """One search provider: a `preset`, or a `kind` (stac, stac-static, cdse-odata) with a `url`.
+
+    A preset fills `kind`, `url` and `name`; anything given explicitly wins. Credentials come
+    from `token`/`password` (settings or environment, kept secret) or from the environment
+    variables named by `token_env`/`password_env`.
+    """
+
+    name: str = Field(default="", description="Unique name in messages (default: the preset or the kind).")
+    preset: str | None = Field(default=None, description=f"One of {', '.join(CATALOGUE_PRESETS)}.")
+    kind: str = Field(default="", description="stac (any STAC API), stac-static (a STAC file or catalog), cdse-odata.")
+    url: str = Field(default="", description="API root, or the static catalog / ItemCollection URL.")
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Provider options: collections {CONSTELLATION: {product type: collection}}, "
+        "filter_mode (query, filter, none), queryables, page_size.",
+    )
+    username: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = Field(default=None, description="Sent as a bearer token.")
+    password_env: str | None = Field(default=None, description="Environment variable holding the password.")
+    token_env: str | None = Field(default=None, description="Environment variable holding the bearer token.")
+    timeout_seconds: float | None = Field(default=None, gt=0, description="Overrides catalogue.timeout_seconds.")
+
+    @model_validator(mode="after")
+    def _fill_from_preset(self) -> CatalogueProviderSettings:
+        if self.preset is not None:
+            if self.preset not in CATALOGUE_PRESETS:
+                raise ValueError(f"unknown preset {self.preset!r} (known: {', '.join(CATALOGUE_PRESETS)})")
+            kind, url = CATALOGUE_PRESETS[self.preset]
+            self.kind = self.kind or kind
+            self.url = self.url or url
+        if not self.kind:
+            raise ValueError("give a preset or a kind")
+        if not self.url:
+            raise ValueError(f"provider {self.name or self.kind!r} needs a url")
+        self.name = self.name or self.preset or self.kind
+        return self
+
+
+def _default_catalogue_providers() -> list[CatalogueProviderSettings]:
+    return [CatalogueProviderSettings(preset=name) for name in DEFAULT_CATALOGUE_ORDER]
+
+
+class CatalogueSettings(BaseModel):
+    providers: list[CatalogueProviderSettings] = Field(
+        default_factory=_default_catalogue_providers,
+        description="Search providers, tried in order until one answers (default: the presets, CDSE OData first).",
+    )
+    timeout_seconds: float = Field(default=60.0, gt=0, description="Timeout of one catalogue request.")
+    max_retries: int = Field(default=3, ge=0, description="Retries of a request answered 429/5xx or cut off.")
+    backoff_seconds: float = Field(default=1.0, ge=0, description="Back-off before a retry; doubled each time.")
+    backoff_max_seconds: float = Field(default=30.0, ge=0, description="Longest back-off (Retry-After included).")
+    page_size: int = Field(default=100, ge=1, le=1000, description="Results per request when listing everything.")
+    annotation_block_bytes: int = Field(
+        default=512 * 1024, ge=4096, description="Range-read size when reading annotations out of a remote zip."
+    )
+    annotation_workers: int = Field(default=8, ge=1, description="Scenes whose annotations are read at once.")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> CatalogueSettings:
+        names = [p.name for p in self.providers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"catalogue provider names must be unique: {', '.join(duplicates)}")
+        return self
+
+
+class DownloadProviderSettings(BaseModel):
+    """One download provider, tried in the configured order; `kind` selects the implementation.
+
+    Kinds (see geocube_ingest/download/providers): `local` (`path`: a folder of products),
+    `url` (the scene's download_link or STAC asset hrefs), `cdse` (Copernicus Data Space
+    OData with an OIDC token), `asf` (Alaska Satellite Facility with a bearer token).
+    """
+
+    name: str = Field(description="Unique name, used in messages and for the concurrency limit.")
+    kind: str = Field(description="local, url, cdse or asf.")
+    url: str | None = Field(default=None, description="Base URL of the service (cdse: OData catalogue; asf: datapool).")
+    download_url: str | None = Field(
+        default=None, description="cdse: base URL of the OData download service (defaults to `url`)."
+    )
+    token_url: str | None = Field(default=None, description="cdse: OIDC token endpoint (password grant).")
+    client_id: str | None = Field(default=None, description="cdse: OIDC client id (CDSE: `cdse-public`).")
+    path: str | None = Field(default=None, description="local: root folder (any fsspec URL) holding the products.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Provider-specific options.")
+    username: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = Field(default=None, description="asf: Earthdata bearer token.")
+    auth_domains: list[str] = Field(
+        default_factory=list,
+        description="Redirects to these domains (and their subdomains) keep the Authorization header.",
+    )
+    max_concurrency: int = Field(default=4, ge=1, description="Downloads from this provider at once, per process.")
+    timeout_seconds: float | None = Field(default=None, gt=0, description="Overrides download.timeout_seconds.")
+
+
+def _default_download_providers() -> list[DownloadProviderSettings]:
+    return [DownloadProviderSettings(name="url", kind="url")]
+
+
+class DownloadSettings(BaseModel):
+    providers: list[DownloadProviderSettings] = Field(
+        default_factory=_default_download_providers,
+        description="Tried in order until one has the product (default: the scene's own links).",
+    )
+    timeout_seconds: float = Field(default=300.0, gt=0, description="Read timeout of one HTTP request.")
+    connect_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, description="Retries of one request after a temporary error.")
+    backoff_seconds: float = Field(default=2.0, ge=0, description="First back-off delay; doubled at each retry.")
+    backoff_max_seconds: float = Field(default=120.0, ge=0, description="Longest back-off delay (Retry-After too).")
+    chunk_bytes: int = Field(default=1024 * 1024, ge=1024, description="Streaming chunk size.")
+    max_unpacked_bytes: int = Field(default=200 * 1024**3, ge=1, description="Guard against archive bombs.")
+    max_archive_members: int = Field(default=1_000_000, ge=1, description="Guard against archive bombs.")
+    keep_work_dir: bool = Field(default=False, description="Keep the work directory of a job (debugging only).")
+
+
+class S3Settings(BaseModel):
+    endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (MinIO, moto, OVH...).")
+    region: str | None = None
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = None
+    anonymous: bool = False
+
+
+class GCSSettings(BaseModel):
+    endpoint_url: str | None = Field(default=None, description="Custom endpoint (an emulator, a gateway).")
+    project: str | None = None
+    token: str | None = Field(
+        default=None, description="gcsfs token: 'anon', 'google_default', or a credentials file path."
+    )
+
+
+class ProcessingSettings(BaseModel):
+    graph_dirs: list[Path] = Field(
+        default_factory=list, description="Extra folders searched for graphs (and their scripts) by name, first."
+    )
+    dask_scheduler: str | None = Field(
+        default=None, description="Address of a distributed scheduler; a LocalCluster when unset."
+    )
+    n_workers: int | None = Field(default=None, ge=1, description="LocalCluster workers (default: one per core).")
+    threads_per_worker: int | None = Field(default=None, ge=1)
+    processes: bool = Field(
+        default=True, description="LocalCluster workers are processes (True) or threads of this process (False)."
+    )
+    memory_limit: str | None = Field(
+        default=None, description="Per-worker memory limit of the LocalCluster, e.g. '4GiB'."
+    )
+    adapt_minimum: int | None = Field(default=None, ge=0, description="Adaptive scaling: fewest workers.")
+    adapt_maximum: int | None = Field(default=None, ge=1, description="Adaptive scaling: most workers.")
+    chunk_size: int = Field(default=2048, ge=256, description="Raster chunk edge in pixels.")
+    gdal_cache_mb: int = Field(
+        default=128, ge=16, description="GDAL block cache per process; bounds memory whatever the raster size."
+    )
+    cog_compress: str = Field(default="DEFLATE", description="COG compression (DEFLATE, ZSTD, LZW, LERC...).")
+    cog_blocksize: int = Field(default=512, ge=64, description="COG tile edge in pixels.")
+    snap_gpt: str = Field(default="gpt", description="SNAP Graph Processing Tool run by steps of engine 'snap'.")
+    command_timeout_seconds: float | None = Field(
+        default=None, gt=0, description="Kill a python/cmd/snap step after this long (a temporary error)."
+    )
+    keep_work_dir: bool = Field(default=False, description="Keep each job's scratch folder (debugging).")
+
+
+class IndexSettings(BaseModel):
+    backend: Literal["embedded", "geocube"] = Field(
+        default="embedded", description="`embedded` (SQL tables of our own) or `geocube` (a Geocube server)."
+    )
+    database_url: str | None = Field(default=None, description="Defaults to the workflow database.")
+    geocube_server: str | None = Field(default=None, description="Geocube server address (host:port) for `geocube`.")
+    geocube_token: SecretStr | None = Field(default=None, description="API key of the Geocube server, if secured.")
+    geocube_secure: bool = Field(default=False, description="Connect to the Geocube server with TLS.")
+    geocube_retries: int = Field(default=3, ge=1, description="Tries of an indexing call to the Geocube server.")
+    geocube_retry_wait_seconds: float = Field(
+        default=15.0, ge=0, description="Wait between two tries of an indexing call (upstream: 15 s)."
+    )
+    stac_dir: str = Field(
+        default="stac", description="Folder, under each AOI's storage folder, holding its STAC collection and items."
+    )
+    stac_api_url: str | None = Field(default=None, description="Push items to this STAC API (transactions extension).")
+    stac_api_token: SecretStr | None = Field(default=None, description="Bearer token for the STAC API.")
+    stac_api_timeout_seconds: float = Field(default=30.0, gt=0, description="Timeout of one STAC API request.")
+
+
+class ApiSettings(BaseModel):
+    host: str = Field(default="127.0.0.1", description="Address `geocube-ingest serve` listens on.")
+    port: int = Field(default=8080, ge=0, le=65535, description="Port `geocube-ingest serve` listens on.")
+    token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token required on every API route when set (the health check `/` and the "
+        "static web page `/ui` stay open; the page asks for the token).",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser (CORS); none when empty."
+    )
+    max_upload_bytes: int = Field(
+        default=64 * 1024**2, ge=1024, description="Requests with a larger body are refused with HTTP 413."
+    )
+    max_graph_nodes: int = Field(
+        default=3000,
+        ge=1,
+        description="Largest dependency graph (scenes + tiles) rendered as SVG; bigger AOIs get the dot text only.",
+    )
+    graph_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="How long Graphviz may take to lay out a dependency graph."
+    )
+
+
+class PipelineSettings(BaseModel):
+    """How an ingestion run drives the workers (downloads and processing are separate pools)."""
+
+    download_concurrency: int = Field(default=4, ge=1, description="Downloads running at once in one process.")
+    tile_concurrency: int = Field(
+        default=2, ge=1, description="Tiles processed at once in one process (their raster work runs on Dask)."
+    )
+    download_batch: int = Field(default=4, ge=1, description="Scenes one download task claims.")
+    tile_batch: int = Field(default=25, ge=1, description="Tiles one processing task claims.")
+    max_parallel_batches: int = Field(default=4, ge=1, description="Batches in flight at once per pool.")
+    poll_seconds: float = Field(default=1.0, gt=0, description="Wait between looks when nothing is claimable.")
+    publish_stac: bool = Field(default=True, description="Publish the AOI's STAC collection when a run ends.")
+
+
+class PrefectSettings(BaseModel):
+    ingest_deployment: str | None = Field(
+        default=None, description="When set, /catalog/aoi starts this deployment instead of ingesting in-process."
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    home: Path = Field(default_factory=default_home)
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; a SQLite file in the home directory when unset."
+    )
+    storage_uri: str | None = Field(default=None, description="Root of the outputs (local path, s3://, gs://...).")
+    work_dir: Path | None = Field(default=None, description="Scratch space for downloads and processing.")
+    log_level: str = "INFO"
+
+    workflow: WorkflowSettings = Field(default_factory=WorkflowSettings)
+    catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
+    download: DownloadSettings = Field(default_factory=DownloadSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
+    gcs: GCSSettings = Field(default_factory=GCSSettings)
+    processing: ProcessingSettings = Field(default_factory=ProcessingSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    prefect: PrefectSettings = Field(default_factory=PrefectSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = config_file_path()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    def with_overrides(self, overrides: dict[str, Any] | None) -> Settings:
+        """These settings with some values replaced, nested sections merged key by key."""
+        if not overrides:
+            return self
+        return Settings(**_deep_merge(self.model_dump(), overrides))
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'geocube-ingest.db'}"
+
+    @property
+    def resolved_storage_uri(self) -> str:
+        return self.storage_uri or str(self.home / "storage")
+
+    @property
+    def resolved_work_dir(self) -> Path:
+        return self.work_dir or self.home / "work"
+
+    @property
+    def resolved_index_database_url(self) -> str:
+        return self.index.database_url or self.resolved_database_url
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def config_file_path() -> Path | None:
+    explicit = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    candidate = default_home() / "config.toml"
+    return candidate if candidate.is_file() else None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; `get_settings.cache_clear()` re-reads the environment."""
+    return Settings()
