@@ -1,7 +1,7 @@
 """Serve every flow of geocube-ingest from this process (no work pool needed, one machine).
 
-    PREFECT_API_URL=http://127.0.0.1:4200/api python deployments/serve.py
-    prefect deployment run 'ingest-aoi/ingest-aoi' --params '{"payload": {...}}'
+PREFECT_API_URL=http://127.0.0.1:4200/api python deployments/serve.py
+prefect deployment run 'ingest-aoi/ingest-aoi' --params '{"payload": {...}}'
 """
 
 from __future__ import annotations
