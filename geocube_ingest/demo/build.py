@@ -18,7 +18,7 @@ from pyproj import Transformer
 from shapely.geometry import box, mapping
 
 from geocube_ingest.demo.products import EPSG, window_around, write_product
-from geocube_ingest.demo.world import DemoWorld, Layer, overrides
+from geocube_ingest.demo.world import DemoWorld, Layer, overrides, prepare_layers, product_asset, write_world
 from geocube_ingest.index import Index
 
 __all__ = ["AOI_NAME", "LAYERS", "DemoWorld", "build", "overrides", "payload", "prepare_index"]
@@ -80,25 +80,12 @@ def build(folder: Path, progress: Callable[[int, int], None] | None = None) -> D
     for n, item in enumerate(items, 1):
         zipped = write_product(item, window, products_dir)
         products.append(zipped)
-        item["assets"] = {
-            "product": {
-                "href": zipped.resolve().as_uri(),
-                "type": "application/zip",
-                "roles": ["data"],
-                "title": "Zipped SAFE product",
-            }
-        }
+        item["assets"] = {"product": product_asset(zipped)}
         if progress is not None:
             progress(n, len(items))
-    catalogue = folder / "catalogue.json"
-    catalogue.write_text(json.dumps({"type": "FeatureCollection", "features": items}, indent=1))
-    body = payload()
-    payload_path = folder / f"{AOI_NAME}.json"
-    payload_path.write_text(json.dumps(body, indent=2))
-    return DemoWorld(folder, catalogue, payload_path, body, products)
+    return write_world(folder, items, products, payload())
 
 
 def prepare_index(index: Index) -> None:
     """The variables and instances the demo payload's `layers` point to (idempotent)."""
-    for layer in LAYERS.values():
-        layer.prepare(index)
+    prepare_layers(index, LAYERS.values())

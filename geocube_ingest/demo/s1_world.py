@@ -8,7 +8,6 @@ read by the graph `S1Backscatter`: the same code path as real GRD products.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from datetime import datetime
@@ -21,7 +20,7 @@ from shapely.geometry import box, mapping
 
 from geocube_ingest.demo.s1_manifest import ManifestFacts, parse_manifest, product_name, repeat_pass
 from geocube_ingest.demo.s1_products import S1_GRD, GrdGeometry, write_grd_safe, zip_safe
-from geocube_ingest.demo.world import DemoWorld, Layer
+from geocube_ingest.demo.world import DemoWorld, Layer, prepare_layers, product_asset, write_world
 from geocube_ingest.index import Index
 
 AOI_NAME = "AuvergneDemoS1"
@@ -88,7 +87,7 @@ def _digital_numbers(when: datetime, polarisation: str) -> np.ndarray:
     return np.clip(np.round(np.sqrt(linear) * SIGMA), 1, 65535).astype("uint16")
 
 
-def item(facts: ManifestFacts, name: str, href: str) -> dict[str, Any]:
+def item(facts: ManifestFacts, name: str, zipped: Path) -> dict[str, Any]:
     """The Earth Search `sentinel-1-grd` item of a product (its id drops ESA's unique id)."""
     footprint = facts.footprint
     return {
@@ -117,9 +116,7 @@ def item(facts: ManifestFacts, name: str, href: str) -> dict[str, Any]:
             "s1:product_identifier": name,
             "s1:processing_datetime": facts.processing_stop.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         },
-        "assets": {
-            "product": {"href": href, "type": "application/zip", "roles": ["data"], "title": "Zipped SAFE product"}
-        },
+        "assets": {"product": product_asset(zipped)},
         "links": [],
     }
 
@@ -149,18 +146,12 @@ def build(folder: Path, progress: Callable[[int, int], None] | None = None) -> D
         manifest = repeat_pass(original, cycle)
         zipped = write_product(manifest, products_dir)
         products.append(zipped)
-        items.append(item(parse_manifest(manifest), product_name(manifest), zipped.resolve().as_uri()))
+        items.append(item(parse_manifest(manifest), product_name(manifest), zipped))
         if progress is not None:
             progress(cycle + 1, PASSES)
-    catalogue = folder / "catalogue.json"
-    catalogue.write_text(json.dumps({"type": "FeatureCollection", "features": items}, indent=1))
-    body = payload()
-    payload_path = folder / f"{AOI_NAME}.json"
-    payload_path.write_text(json.dumps(body, indent=2))
-    return DemoWorld(folder, catalogue, payload_path, body, products)
+    return write_world(folder, items, products, payload())
 
 
 def prepare_index(index: Index) -> None:
     """The variable and instances the payload's `layers` point to (idempotent)."""
-    for layer in LAYERS.values():
-        layer.prepare(index)
+    prepare_layers(index, LAYERS.values())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,3 +40,28 @@ def overrides(world: DemoWorld) -> dict[str, Any]:
         "catalogue": {"providers": [{"name": "demo", "kind": "stac-static", "url": str(world.catalogue)}]},
         "download": {"providers": [{"name": "scene-links", "kind": "url"}]},
     }
+
+
+def product_asset(zipped: Path) -> dict[str, Any]:
+    """The STAC asset the `url` download provider fetches: the zipped SAFE on local disk."""
+    return {
+        "href": zipped.resolve().as_uri(),
+        "type": "application/zip",
+        "roles": ["data"],
+        "title": "Zipped SAFE product",
+    }
+
+
+def write_world(folder: Path, items: list[dict[str, Any]], products: list[Path], payload: dict[str, Any]) -> DemoWorld:
+    """The static catalogue (an ItemCollection) and the payload file next to the products."""
+    catalogue = folder / "catalogue.json"
+    catalogue.write_text(json.dumps({"type": "FeatureCollection", "features": items}, indent=1))
+    payload_path = folder / f"{payload['name']}.json"
+    payload_path.write_text(json.dumps(payload, indent=2))
+    return DemoWorld(folder, catalogue, payload_path, payload, products)
+
+
+def prepare_layers(index: Index, layers: Iterable[Layer]) -> None:
+    """The variables and instances a payload's `layers` point to (idempotent)."""
+    for layer in layers:
+        layer.prepare(index)
