@@ -47,6 +47,8 @@ class _GcpRasterNotice(logging.Filter):
 
 
 logging.getLogger("rasterio._env").addFilter(_GcpRasterNotice())
+# Same cause, as a Python warning; a filter set once (catch_warnings is not thread-safe).
+warnings.filterwarnings("ignore", "The given matrix is equal to Affine.identity", NotGeoreferencedWarning)
 
 
 def gdal_env(settings: Settings, **options: object) -> rasterio.Env:
@@ -104,8 +106,7 @@ def write_tiled(
     path.parent.mkdir(parents=True, exist_ok=True)
     # A named distributed lock serialises writes whichever process or machine runs them.
     lock = Lock(f"geocube-ingest-write-{uuid.uuid4().hex}")
-    delayed = _to_raster(
-        data,
+    delayed = data.rio.to_raster(
         path,
         driver="GTiff",
         tiled=True,
@@ -117,14 +118,6 @@ def write_tiled(
     )
     client.compute(delayed).result()
     return path
-
-
-def _to_raster(data: xr.DataArray, path: Path, **options: object) -> object:
-    if not data.rio.get_gcps():
-        return data.rio.to_raster(path, **options)
-    with warnings.catch_warnings():  # radar geometry: the identity transform is replaced by the GCPs
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        return data.rio.to_raster(path, **options)
 
 
 def overview_factors(width: int, height: int, blocksize: int) -> list[int]:

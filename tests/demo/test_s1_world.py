@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from geocube_ingest.catalogue import list_tiles, search_scenes
 from geocube_ingest.catalogue.naming import name_info
@@ -91,11 +92,9 @@ def test_grd_time_series_end_to_end(world: DemoWorld, database_url: str, tmp_pat
             assert abs(measured - float(np.median(truth))) < 1.0, (pol, when, measured)
 
 
-def _cube(settings: Settings, polarisation: str):  # type: ignore[no-untyped-def]
+def _cube(settings: Settings, polarisation: str) -> xr.DataArray:
     return open_cube("Sigma0dB", polarisation, collection=s1_world.AOI_NAME, settings=settings).compute()
 
 
-def _datetime(value: np.datetime64):  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
+def _datetime(value: np.datetime64) -> datetime:
     return datetime.fromtimestamp(value.astype("datetime64[s]").astype(int), tz=UTC)
