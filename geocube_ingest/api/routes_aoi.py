@@ -9,6 +9,7 @@ import shapely
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from geocube_ingest.access import check_scene_data
 from geocube_ingest.api import convert, graph
 from geocube_ingest.api.deps import (
     AOI_PATTERN,
@@ -17,6 +18,7 @@ from geocube_ingest.api.deps import (
     FormatQuery,
     LimitQuery,
     PageQuery,
+    SettingsDep,
     StatusPath,
     WorkflowDep,
     geojson_responses,
@@ -126,8 +128,9 @@ def aoi_summary(aoi: AoiName, wf: WorkflowDep) -> Any:
     response_model=CreatedOut,
     responses=responses(400, 401, 404, 409, 413),
 )
-def create_scene(aoi: AoiName, body: SceneToIngest, wf: WorkflowDep) -> Any:
+def create_scene(aoi: AoiName, body: SceneToIngest, wf: WorkflowDep, settings: SettingsDep) -> Any:
     """The scene becomes PENDING (its download is due) and its tiles NEW. The AOI must exist."""
+    check_scene_data(body.data, settings)
     if not wf.aoi_exists(aoi):
         raise NotFound(f"AOI {aoi!r} not found: create it first with POST /aoi/{aoi}")
     result = wf.ingest(aoi, [convert.new_scene(aoi, body)])

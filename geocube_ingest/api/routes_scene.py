@@ -6,12 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
+from geocube_ingest.access import check_scene_data
 from geocube_ingest.api.deps import (
     FormatQuery,
     LimitQuery,
     MessageQuery,
     PageQuery,
     SceneId,
+    SettingsDep,
     StatusPath,
     WorkflowDep,
     geojson_responses,
@@ -106,6 +108,11 @@ def set_scene_data(
     scene_id: SceneId,
     wf: WorkflowDep,
     data: Annotated[dict[str, Any], Body(description=SCENE_DATA_DOC)],
+    settings: SettingsDep,
 ) -> Any:
-    """E.g. fix a graph name or a download link before a retry; the change is kept in the history."""
-    return _answer(wf.set_data("scene", scene_id, storable_data(data)))
+    """E.g. fix a graph name or a download link before a retry; the change is kept in the history.
+
+    `storage_uri` and the links of `metadata` must be ones the operator allows (400 otherwise).
+    """
+    check_scene_data(storable_data(data), settings)
+    return _answer(wf.set_data("scene", scene_id, data))

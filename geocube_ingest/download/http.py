@@ -26,6 +26,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from geocube_ingest.access import protocol_of
 from geocube_ingest.download.providers.base import ProductNotFound, Progress
 from geocube_ingest.download.redact import Redactor, install_log_filters, redact_url
 from geocube_ingest.download.verify import VerificationError, md5_of
@@ -138,6 +139,8 @@ class HttpClient:
         self.credentials = credentials
         self.auth_domains = tuple(auth_domains)
         self.redactor = redactor or Redactor()
+        # A redirect may only lead to HTTP(S) the operator allows (never to file:// or another scheme).
+        self.redirect_schemes = frozenset(settings.security.url_schemes) & {"http", "https"}
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout or d.timeout_seconds, connect=d.connect_timeout_seconds),
             follow_redirects=False,
@@ -182,6 +185,8 @@ class HttpClient:
             if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
                 response.close()
                 current = urljoin(current, response.headers["location"])
+                if protocol_of(current) not in self.redirect_schemes:
+                    raise FatalError(f"{redact_url(url)} redirects to {redact_url(current)}: not allowed")
                 if response.status_code == 303:
                     method = "GET"
                     kwargs.pop("data", None)

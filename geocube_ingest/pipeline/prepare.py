@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from geocube_ingest.access import check_payload, check_scenes
 from geocube_ingest.catalogue import (
     CatalogueScene,
     CatalogueTile,
@@ -147,9 +148,17 @@ def prepare_ingestion(
     tiles: Sequence[CatalogueTile] | None = None,
     progress: Progress | None = None,
 ) -> Prepared:
-    """Check layers, list scenes and tiles (unless given), create records and post the graph."""
-    instances = index.resolve_layers({k: v.model_dump() for k, v in payload.layers.items()})
+    """Check layers, list scenes and tiles (unless given), create records and post the graph.
+
+    Input (the payload, and scenes or tiles given as files) may only name the storage roots
+    and links the operator allows: anything else is refused before anything is created.
+    """
     settings = settings or workflow.settings
+    check_payload(payload, settings)
+    given = scenes if scenes is not None else scenes_of(tiles) if tiles is not None else None
+    if given is not None:
+        check_scenes(given, settings, what="tiles" if scenes is None else "scenes")
+    instances = index.resolve_layers({k: v.model_dump() for k, v in payload.layers.items()})
     found, tiles_to_post = catalogue_tiles(payload, workflow, settings, scenes=scenes, tiles=tiles, progress=progress)
     prepared = post(payload, found, tiles_to_post, workflow=workflow, index=index, instances=instances)
     log.info(
