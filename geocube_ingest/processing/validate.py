@@ -82,7 +82,7 @@ def validate_graph(
             )
         else:
             try:
-                engine_problems = get_engine(step.engine).check(step, base_dirs)
+                engine_problems = get_engine(step.engine).check(step, base_dirs, settings)
             except GeocubeIngestError as exc:
                 engine_problems = [("command", str(exc))]
             problems += [Problem(f"{where}.{loc}", msg) for loc, msg in engine_problems]
@@ -161,11 +161,20 @@ def _check_output(
     return problems
 
 
-def check_graph(name: str, settings: Settings | None = None, config: Mapping[str, str] | None = None) -> list[Problem]:
-    """Load and check a graph by name, path or URL: its problems (empty when it is fine)."""
+def check_graph(
+    name: str,
+    settings: Settings | None = None,
+    config: Mapping[str, str] | None = None,
+    *,
+    trusted: bool = False,
+) -> list[Problem]:
+    """Load and check a graph by name (or an allowed path or URL): its problems (empty when it is fine).
+
+    `trusted` (the operator's own command line) also checks graph files outside the graph folders.
+    """
     settings = settings or get_settings()
     try:
-        loaded = load_graph(name, settings)
+        loaded = load_graph(name, settings, trusted=trusted)
     except GraphError as exc:
         return [Problem(loc, msg) for loc, msg in exc.problems]
     return validate_graph(loaded, settings, config)

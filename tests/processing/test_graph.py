@@ -25,10 +25,20 @@ from geocube_ingest.processing.graph import (
     repo_graph_dir,
     resolve_graph,
 )
+from geocube_ingest.processing.policy import GraphSourceRefused
 from geocube_ingest.processing.validate import check_graph
 from geocube_ingest.settings import get_settings
 
-LIBRARY = ["ChangeFromPrevious", "CopyProductToStorage", "ExtractS2Bands", "Pass", "S1Backscatter", "S2Indices"]
+LIBRARY = [
+    "ChangeFromPrevious",
+    "CopyProductToStorage",
+    "ExtractS2Bands",
+    "Pass",
+    "S1Backscatter",
+    "S1BackscatterCoherence",
+    "S1Preprocessing",
+    "S2Indices",
+]
 
 # Upstream's shapes: `config: null`, `out_files_conditions`, legacy data format fields,
 # a `snap` engine with `tile` args, `in` args with tile_index.
@@ -70,7 +80,12 @@ UPSTREAM_S1 = {
 
 
 @pytest.mark.parametrize("name", LIBRARY)
-def test_library_graphs_load_and_check_clean(name: str) -> None:
+def test_library_graphs_load_and_check_clean(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gpt = tmp_path / "gpt"  # SNAP is not installed here: any executable stands for it
+    gpt.write_text("#!/bin/sh\n")
+    gpt.chmod(0o755)
+    monkeypatch.setenv("GEOCUBE_INGEST_PROCESSING__SNAP_GPT", str(gpt))
+    get_settings.cache_clear()
     loaded = load_graph(name)
     assert loaded.source == str(repo_graph_dir() / f"{name}.json")
     assert check_graph(name) == []
@@ -185,7 +200,7 @@ def test_resolution_order_and_upstream_paths(tmp_path: Path, monkeypatch: pytest
     assert resolve_graph(str(mine / "Custom.json")) == str(mine / "Custom.json")
     assert resolve_graph("library/ExtractS2Bands.json") == str(repo_graph_dir() / "ExtractS2Bands.json")
     assert resolve_graph("library/graph/ExtractS2Bands.json").endswith("ExtractS2Bands.json")
-    with pytest.raises(NotFound, match=r"unknown graph 'Nope' \(searched .*mine"):
+    with pytest.raises(NotFound, match=r"unknown graph 'Nope' \(known: .*Custom"):
         resolve_graph("Nope")
 
 
@@ -206,12 +221,18 @@ def graph_server(tmp_path: Path) -> Iterator[str]:
         server.server_close()
 
 
-def test_graph_by_url(graph_server: str) -> None:
+def test_graph_by_url_only_under_an_allowed_prefix(graph_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(GraphSourceRefused, match="a graph URL is not allowed"):
+        load_graph(f"{graph_server}/Remote.json")
+    monkeypatch.setenv("GEOCUBE_INGEST_GRAPHS__ALLOWED_SOURCES", json.dumps([f"{graph_server}/"]))
+    get_settings.cache_clear()
     loaded = load_graph(f"{graph_server}/Remote.json")
     assert loaded.graph.description == "from HTTP" and loaded.graph.config == {"k": "v"}
     assert loaded.base_dir is None
     with pytest.raises(NotFound):
         load_graph(f"{graph_server}/Missing.json")
+    with pytest.raises(GraphSourceRefused):
+        load_graph(f"{graph_server}/sub/../Remote.json")
 
 
 def test_installed_wheel_uses_the_packaged_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
