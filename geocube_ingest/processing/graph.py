@@ -101,6 +101,11 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _fields(data: Any) -> dict[str, Any] | None:
+    """A copy of a JSON object to adjust before validation (None: not an object, left to pydantic)."""
+    return dict(data) if isinstance(data, dict) else None
+
+
 # Upstream's Go code writes every key of every argument type, the unused ones empty.
 _ARG_KEYS = ("value", "tile_index", "layer", "extension")
 
@@ -110,15 +115,14 @@ class _ArgModel(_Model):
     @classmethod
     def _unused_upstream_keys(cls, data: Any) -> Any:
         """Drop the keys of other argument types when empty (as Go writes them); refuse them when set."""
-        if not isinstance(data, dict):
+        fields = _fields(data)
+        if fields is None:
             return data
-        data = dict(data)
-        for key in _ARG_KEYS:
-            if key in data and key not in cls.model_fields:
-                if data[key] not in ("", 0, None):
-                    raise ValueError(f"{key!r} is not used by an argument of type {data.get('type')!r}")
-                del data[key]
-        return data
+        for key in set(_ARG_KEYS) - set(cls.model_fields) & set(fields):
+            if fields[key] not in ("", 0, None):
+                raise ValueError(f"{key!r} is not used by an argument of type {fields.get('type')!r}")
+            del fields[key]
+        return fields
 
 
 class FixedArg(_ArgModel):
@@ -220,17 +224,17 @@ class OutFile(_Model):
     @classmethod
     def _upstream_shapes(cls, data: Any) -> Any:
         """A bare dformat string is fixed; Go writes unset numbers as 0 and an unset datatype as "undefined"."""
-        if not isinstance(data, dict):
+        fields = _fields(data)
+        if fields is None:
             return data
-        data = dict(data)
-        if isinstance(data.get("dformat_out"), str):
-            data["dformat_out"] = {"type": "fixed", "value": data["dformat_out"]}
+        if isinstance(fields.get("dformat_out"), str):
+            fields["dformat_out"] = {"type": "fixed", "value": fields["dformat_out"]}
         for key in ("exponent", "nbands"):
-            if data.get(key) == 0:
-                del data[key]
-        if data.get("datatype") in ("undefined", "", 0):
-            data["datatype"] = None
-        return data
+            if fields.get(key) == 0:
+                del fields[key]
+        if fields.get("datatype") in ("undefined", "", 0):
+            fields["datatype"] = None
+        return fields
 
     def dformat_text(self, config: Mapping[str, str]) -> str | None:
         """The `dtype,nodata,min,max` text of this output, None when it has none."""

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +19,7 @@ from geocube_ingest.index import get_index
 from tests.api.conftest import RunningServer, StartServer
 from tests.api.demo import DemoAOI, build_s2
 from tests.api.test_catalog_aoi import assert_nothing_created, files
+from tests.processing.servers import serve_folder
 
 MARKER_GRAPH = {
     "processing_steps": [{"engine": "python", "command": "python/marker.py"}],
@@ -46,14 +44,8 @@ def graph_url(tmp_path: Path) -> Iterator[str]:
     served = tmp_path / "served"
     served.mkdir()
     (served / "Marker.json").write_text(json.dumps(MARKER_GRAPH))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(served)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/Marker.json"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_folder(served) as url:
+        yield f"{url}/Marker.json"
 
 
 @pytest.fixture

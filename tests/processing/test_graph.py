@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -28,6 +25,7 @@ from geocube_ingest.processing.graph import (
 from geocube_ingest.processing.policy import GraphSourceRefused
 from geocube_ingest.processing.validate import check_graph
 from geocube_ingest.settings import get_settings
+from tests.processing.servers import serve_folder
 
 LIBRARY = [
     "ChangeFromPrevious",
@@ -206,19 +204,11 @@ def test_resolution_order_and_upstream_paths(tmp_path: Path, monkeypatch: pytest
 
 @pytest.fixture
 def graph_server(tmp_path: Path) -> Iterator[str]:
-    """A real HTTP server on 127.0.0.1 serving a folder of graphs."""
     folder = tmp_path / "served"
     folder.mkdir()
     (folder / "Remote.json").write_text(json.dumps({"description": "from HTTP", "config": {"k": "v"}}))
-    handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_folder(folder) as url:
+        yield url
 
 
 def test_graph_by_url_only_under_an_allowed_prefix(graph_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
