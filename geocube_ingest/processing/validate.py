@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from geocube_ingest.errors import GeocubeIngestError
+from geocube_ingest.errors import GeocubeIngestError, TemporaryError
 from geocube_ingest.processing.engines import ENGINE_NAMES, get_engine
+from geocube_ingest.processing.engines.docker import UNAVAILABLE
 from geocube_ingest.processing.graph import (
     ANY_EXTENSION,
     WORKDIR_KEY,
@@ -183,6 +184,9 @@ def check_graph(
 def require_valid(
     loaded: LoadedGraph, settings: Settings | None = None, config: Mapping[str, str] | None = None
 ) -> None:
+    """Raise GraphError for a graph that cannot run, TemporaryError when only the docker engine is away."""
     problems = validate_graph(loaded, settings, config)
+    if problems and all(p.message.startswith(UNAVAILABLE) for p in problems):
+        raise TemporaryError(problems[0].message)  # the engine may come back: the task is tried again later
     if problems:
         raise GraphError(loaded.source, [(p.location, p.message) for p in problems])

@@ -115,7 +115,7 @@ def test_graph_check_and_runs_say_docker_is_not_available(
     assert [(p.location, p.message) for p in check_graph(graph)] == [("processing_steps[0].engine", NOT_AVAILABLE)]
     tile = make_tile(1, "S", graph)
     put_layer(tile, "state", "txt", "x", str(tmp_path / "s"))
-    with pytest.raises(Exception, match="docker is not available"):
+    with pytest.raises(TemporaryError, match="docker is not available"):  # given back: the engine may come back
         process_tile(tile, None, None, work_dir=tmp_path / "w", storage_uri=str(tmp_path / "s"), index=None)
 
 

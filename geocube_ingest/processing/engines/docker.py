@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 # An image reference: never something the CLI would read as an option.
 IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
-NOT_AVAILABLE = "docker is not available here: the container engine does not answer"
+UNAVAILABLE = "docker is not available here"
+NOT_AVAILABLE = f"{UNAVAILABLE}: the container engine does not answer"
 _AVAILABILITY_SECONDS = 30.0
 _availability: dict[tuple[str, ...], tuple[float, str | None]] = {}
 _availability_lock = threading.Lock()
@@ -96,7 +97,7 @@ def _probe(settings: DockerSettings) -> str | None:
             argv, capture_output=True, text=True, errors="replace", timeout=settings.check_timeout_seconds
         )
     except FileNotFoundError:
-        return f"docker is not available here: {settings.command[0]!r} is not installed (docker.command)"
+        return f"{UNAVAILABLE}: {settings.command[0]!r} is not installed (docker.command)"
     except subprocess.TimeoutExpired:
         return f"{NOT_AVAILABLE} within {settings.check_timeout_seconds:g} s"
     if done.returncode != 0:
@@ -109,7 +110,7 @@ def _probe(settings: DockerSettings) -> str | None:
 def availability(settings: DockerSettings) -> str | None:
     """None when the container engine answers, else why not; remembered for a few seconds."""
     if not settings.command:
-        return "docker is not available here: docker.command is empty"
+        return f"{UNAVAILABLE}: docker.command is empty"
     key = (*settings.command, os.environ.get("DOCKER_HOST", ""))
     now = time.monotonic()
     with _availability_lock:
