@@ -236,6 +236,11 @@ class IndexSettings(BaseModel):
     stac_api_url: str | None = Field(default=None, description="Push items to this STAC API (transactions extension).")
     stac_api_token: SecretStr | None = Field(default=None, description="Bearer token for the STAC API.")
     stac_api_timeout_seconds: float = Field(default=30.0, gt=0, description="Timeout of one STAC API request.")
+    stac_api_max_retries: int = Field(default=3, ge=0, description="Retries of a push answered 429/5xx or cut off.")
+    stac_api_backoff_seconds: float = Field(default=1.0, ge=0, description="First back-off of a push; doubled.")
+    stac_api_backoff_max_seconds: float = Field(
+        default=30.0, ge=0, description="Longest back-off of a push (a longer Retry-After gives up: temporary)."
+    )
 
 
 class ApiSettings(BaseModel):
