@@ -40,6 +40,17 @@ class WorkflowSettings(BaseModel):
         description="How long a task given back after a temporary error waits before it can be claimed again.",
     )
     claim_batch: int = Field(default=50, ge=1, description="How many tasks a worker claims at once.")
+    max_temporary_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="Temporary failures in a row after which a task counts as failed: against its "
+        "retry_count, then RETRY (or FAILED when the payload is not retriable).",
+    )
+    max_temporary_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Same bound in time: since the first temporary failure in a row.",
+    )
 
 
 # Catalogue presets: name -> (kind, url). Their collection mappings live in geocube_ingest/catalogue/providers.
