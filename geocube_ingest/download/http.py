@@ -183,7 +183,7 @@ class HttpClient:
         if status < 300:
             return
         where = redact_url(str(response.request.url))
-        check_status(response, f"{what} from {where}")
+        check_status(response, where)
         if status in NOT_FOUND_STATUSES:
             raise ProductNotFound(f"{what}: not found (HTTP {status} from {where})")
         if status == 401:
@@ -221,7 +221,7 @@ class HttpClient:
 
         def action() -> httpx.Response:
             response = self._send("POST", url, data=data, headers={"Accept": "application/json"}, credentials=False)
-            return check_status(response, f"{what}: {redact_url(url)}")
+            return check_status(response, redact_url(url))
 
         return self._retrying(what, action)
 
