@@ -50,37 +50,33 @@ from geocube_ingest.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-# Bands of the optical sensors the catalogue serves (record tag `constellation`): name →
+# Bands of the optical sensors the catalogue serves: (record tag `constellation`, band name) →
 # (EO common name, centre wavelength in µm), as the catalogues' own STAC items give them.
-SENSOR_BANDS: dict[str, dict[str, tuple[str, float]]] = {
-    "SENTINEL2": {
-        "B01": ("coastal", 0.443),
-        "B02": ("blue", 0.49),
-        "B03": ("green", 0.56),
-        "B04": ("red", 0.665),
-        "B05": ("rededge", 0.704),
-        "B06": ("rededge", 0.74),
-        "B07": ("rededge", 0.783),
-        "B08": ("nir", 0.842),
-        "B8A": ("nir08", 0.865),
-        "B09": ("nir09", 0.945),
-        "B10": ("cirrus", 1.375),
-        "B11": ("swir16", 1.61),
-        "B12": ("swir22", 2.19),
-    },
-    "LANDSAT": {
-        "B1": ("coastal", 0.44),
-        "B2": ("blue", 0.48),
-        "B3": ("green", 0.56),
-        "B4": ("red", 0.65),
-        "B5": ("nir08", 0.87),
-        "B6": ("swir16", 1.61),
-        "B7": ("swir22", 2.2),
-        "B8": ("pan", 0.59),
-        "B9": ("cirrus", 1.37),
-        "B10": ("lwir11", 10.9),
-        "B11": ("lwir12", 12.0),
-    },
+SENSOR_BANDS: dict[tuple[str, str], tuple[str, float]] = {
+    ("SENTINEL2", "B01"): ("coastal", 0.443),
+    ("SENTINEL2", "B02"): ("blue", 0.49),
+    ("SENTINEL2", "B03"): ("green", 0.56),
+    ("SENTINEL2", "B04"): ("red", 0.665),
+    ("SENTINEL2", "B05"): ("rededge", 0.704),
+    ("SENTINEL2", "B06"): ("rededge", 0.74),
+    ("SENTINEL2", "B07"): ("rededge", 0.783),
+    ("SENTINEL2", "B08"): ("nir", 0.842),
+    ("SENTINEL2", "B8A"): ("nir08", 0.865),
+    ("SENTINEL2", "B09"): ("nir09", 0.945),
+    ("SENTINEL2", "B10"): ("cirrus", 1.375),
+    ("SENTINEL2", "B11"): ("swir16", 1.61),
+    ("SENTINEL2", "B12"): ("swir22", 2.19),
+    ("LANDSAT", "B1"): ("coastal", 0.44),
+    ("LANDSAT", "B2"): ("blue", 0.48),
+    ("LANDSAT", "B3"): ("green", 0.56),
+    ("LANDSAT", "B4"): ("red", 0.65),
+    ("LANDSAT", "B5"): ("nir08", 0.87),
+    ("LANDSAT", "B6"): ("swir16", 1.61),
+    ("LANDSAT", "B7"): ("swir22", 2.2),
+    ("LANDSAT", "B8"): ("pan", 0.59),
+    ("LANDSAT", "B9"): ("cirrus", 1.37),
+    ("LANDSAT", "B10"): ("lwir11", 10.9),
+    ("LANDSAT", "B11"): ("lwir12", 12.0),
 }
 WORLD = [-180.0, -90.0, 180.0, 90.0]  # the extent of a collection without items
 # Record tags (upstream's names, several spellings) giving eo:cloud_cover
@@ -287,7 +283,7 @@ def build_item(
     cloud = _cloud_cover(record.tags)
     if cloud is not None:
         EOExtension.ext(item, add_if_missing=True).cloud_cover = cloud
-    sensor = SENSOR_BANDS.get(record.tags.get("constellation", "").upper(), {})
+    sensor = record.tags.get("constellation", "").upper()
     for dataset in sorted(datasets, key=lambda d: layers[d.instance_id].key):
         layer = layers[dataset.instance_id]
         asset = pystac.Asset(
@@ -349,7 +345,7 @@ def _data_type(dtype: np.dtype[Any]) -> DataType:
         return DataType.OTHER
 
 
-def _eo_bands(layer: Layer, count: int, sensor: dict[str, tuple[str, float]]) -> list[Band]:
+def _eo_bands(layer: Layer, count: int, sensor: str) -> list[Band]:
     """EO bands when every band of the layer names one of the record's sensor or a common name.
 
     The names tried are the operator's: the variable's band names, else (one band) its
@@ -368,9 +364,9 @@ def _eo_bands(layer: Layer, count: int, sensor: dict[str, tuple[str, float]]) ->
     return bands
 
 
-def _eo_band(name: str, sensor: dict[str, tuple[str, float]]) -> Band | None:
-    if name.upper() in sensor:
-        common, centre = sensor[name.upper()]
+def _eo_band(name: str, sensor: str) -> Band | None:
+    if (sensor, name.upper()) in SENSOR_BANDS:
+        common, centre = SENSOR_BANDS[(sensor, name.upper())]
         return Band.create(name=name.upper(), common_name=common, center_wavelength=centre)
     if Band.band_range(name.lower()) is not None:
         return Band.create(name=name, common_name=name.lower(), description=Band.band_description(name.lower()))

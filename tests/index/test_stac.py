@@ -22,6 +22,7 @@ import numpy as np
 import odc.stac
 import pystac
 import pytest
+import shapely
 import stackstac
 from pystac import STACObjectType
 from pystac.extensions.eo import EOExtension
@@ -31,8 +32,9 @@ from pystac.validation.stac_validator import JsonSchemaSTACValidator
 
 from geocube_ingest import storage
 from geocube_ingest.errors import InvalidInput, TemporaryError
+from geocube_ingest.index.base import DFormat, IndexedDataset, Instance, Record, ValueMapping, Variable
 from geocube_ingest.index.embedded import EmbeddedIndex
-from geocube_ingest.index.stac import collection_href, publish_collection, read_items
+from geocube_ingest.index.stac import Layer, build_item, collection_href, publish_collection, read_items
 from geocube_ingest.settings import IndexSettings, Settings
 from tests.index.conftest import new_record
 from tests.index.layers import ALL, NDVI, RAIN, SIGMA0, LayerSpec, prepare, real_values, write_layer
@@ -164,6 +166,10 @@ def test_an_optical_band_is_an_eo_band_odc_stac_loads_by_common_name(
     values = np.where(stored == 0, np.nan, stored * 1e-4)
     np.testing.assert_array_equal(np.isnan(values), np.isnan(real))
     assert np.nanmax(np.abs(values - real)) <= RED.tolerance()
+    written = json.loads(Path(item.get_self_href() or "").read_text())
+    stacked = stackstac.stack([written], assets=[RED.key], rescale=True, dtype="float64", fill_value=np.nan)
+    assert stacked.common_name.item() == "red" and stacked.center_wavelength.item() == 0.665
+    np.testing.assert_allclose(stacked.compute().values[0, 0], values, atol=1e-9)
 
 
 def test_a_broken_item_fails_validation(published: Published) -> None:
@@ -323,3 +329,46 @@ def test_a_silent_stac_api_ends_the_push_in_a_temporary_error(published: Publish
         settings = _with_api(published.settings, server.url(), "s3cret-token", stac_api_timeout_seconds=1.0)
         with pytest.raises(TemporaryError, match="STAC API POST /collections: ReadTimeout"):
             publish_collection(published.index, AOI, settings=settings)
+
+
+def _dataset(instance: Instance, bands: int = 1, crs: str = "EPSG:32631") -> IndexedDataset:
+    return IndexedDataset(
+        id="d",
+        record_id="r",
+        instance_id=instance.id,
+        uri=f"s3://bucket/a/{instance.name}.tif",
+        bands=tuple(range(1, bands + 1)),
+        mapping=ValueMapping(DFormat.parse("uint16,0,1,10000"), 0, 1),
+        crs=crs,
+        transform=(30.0, 0.0, 500000.0, 0.0, -30.0, 4800000.0),
+        shape=(10, 20),
+        footprint=shapely.box(1.0, 43.0, 1.1, 43.1),
+    )
+
+
+def test_which_layers_are_eo_bands() -> None:
+    """A band of the record's sensor, or an EO common name, in the operator's names; nothing else."""
+    fmt = DFormat.parse("float32,nan,0,1")
+    b5, ndvi, rgb = Instance("i1", "B5"), Instance("i2", "L8"), Instance("i3", "v1")
+    layers = {
+        b5.id: Layer(Variable("v1", "Reflectance", fmt, instances=(b5,)), b5),
+        ndvi.id: Layer(Variable("v2", "NDVI", fmt, instances=(ndvi,)), ndvi),
+        rgb.id: Layer(Variable("v3", "Landsat/RGN", fmt, bands=("Red", "green", "nir"), instances=(rgb,)), rgb),
+    }
+    record = Record(
+        "r", "LC08_L2SP_033032_20231008", datetime(2023, 10, 8, tzinfo=UTC), {"constellation": "LANDSAT"}, "a"
+    )
+    wkt = "+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs"
+    datasets = [_dataset(b5), _dataset(ndvi, crs=wkt), _dataset(rgb, bands=3)]
+    item = build_item(record, "x", datasets, layers, AOI)
+    (nir,) = EOExtension.ext(item.assets["Reflectance_B5"]).bands or []
+    assert (nir.name, nir.common_name, nir.center_wavelength) == ("B5", "nir08", 0.87)
+    assert [b.common_name for b in EOExtension.ext(item.assets["Landsat/RGN_v1"]).bands or []] == [
+        "red",
+        "green",
+        "nir",
+    ]
+    assert "eo:bands" not in item.assets["NDVI_L8"].extra_fields
+    proj = ProjectionExtension.ext(item.assets["NDVI_L8"])
+    assert proj.code is None and proj.wkt2 == wkt and "proj:epsg" not in item.assets["NDVI_L8"].extra_fields
+    assert item.properties["constellation"] == "landsat" and "eo:cloud_cover" not in item.properties
