@@ -260,6 +260,16 @@ class ApiSettings(BaseModel):
     graph_timeout_seconds: float = Field(
         default=60.0, gt=0, description="How long Graphviz may take to lay out a dependency graph."
     )
+    heavy_answers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Answers built in proportion to an AOI's size (whole lists, GeoJSON, footprints, graphs) built at "
+        "once; more wait their turn, so small requests keep CPU and interpreter time. Default: half the CPU cores.",
+    )
+
+    @property
+    def resolved_heavy_answers(self) -> int:
+        return self.heavy_answers or max(1, (os.cpu_count() or 2) // 2)
 
 
 class PipelineSettings(BaseModel):

@@ -88,6 +88,7 @@ def create_app(
     app.state.index = _lazy_index(settings, index)
     app.state.runs = make_starter(wf, settings, app.state.index)
     app.state.aoi_locks = AoiLocks()
+    app.state.heavy_turns = threading.BoundedSemaphore(settings.api.resolved_heavy_answers)
 
     token = settings.api.token
     guarded = [security.require_token(token)] if token is not None else []

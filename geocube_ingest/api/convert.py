@@ -7,28 +7,10 @@ from typing import Any
 from geocube_ingest.api.schemas import SceneToIngest
 from geocube_ingest.errors import InvalidInput
 from geocube_ingest.workflow import NewScene, NewTile, Scene, Tile, TileKey
-from geocube_ingest.workflow.models import AOIInfo, AOISummary, StatusCounts
+from geocube_ingest.workflow.models import AOISummary
+from geocube_ingest.workflow.serialize import counts_json
 
-
-def counts(value: StatusCounts) -> dict[str, int]:
-    return {
-        "new": value.new,
-        "pending": value.pending,
-        "done": value.done,
-        "retry": value.retry,
-        "failed": value.failed,
-        "total": value.total,
-    }
-
-
-def aoi_info(info: AOIInfo) -> dict[str, Any]:
-    return {
-        "name": info.name,
-        "status": info.status,
-        "scenes": counts(info.scenes),
-        "tiles": counts(info.tiles),
-        "created_at": info.created_at,
-    }
+counts = counts_json
 
 
 def aoi_summary(summary: AOISummary) -> dict[str, Any]:

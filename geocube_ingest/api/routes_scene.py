@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from geocube_ingest.api.deps import (
     FormatQuery,
@@ -15,9 +15,9 @@ from geocube_ingest.api.deps import (
     StatusPath,
     WorkflowDep,
     geojson_responses,
+    list_answer,
     parse_status,
     storable_data,
-    tiles_answer,
 )
 from geocube_ingest.api.errors import responses
 from geocube_ingest.api.schemas import SCENE_DATA_DOC, EventOut, SceneOut, TileFeatureCollection, TileOut
@@ -49,11 +49,17 @@ def get_scene(scene_id: SceneId, wf: WorkflowDep) -> Any:
 def scene_tiles(
     scene_id: SceneId,
     wf: WorkflowDep,
+    request: Request,
     page: PageQuery = None,
     limit: LimitQuery = None,
     format: FormatQuery = "json",
-) -> Any:
-    return tiles_answer(wf.tiles(scene_id=scene_id, page=page, limit=limit), format)
+) -> Response:
+    return list_answer(
+        request,
+        format,
+        lambda geojson: wf.tiles_json(scene_id=scene_id, page=page, limit=limit, geojson=geojson),
+        limit,
+    )
 
 
 @router.get(

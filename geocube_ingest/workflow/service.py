@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,7 +28,7 @@ from geocube_ingest.payload import NAME_PATTERN
 from geocube_ingest.settings import Settings, get_settings
 from geocube_ingest.status import Status
 from geocube_ingest.workflow import ingest as ingest_ops
-from geocube_ingest.workflow import leases, queries, render, transitions
+from geocube_ingest.workflow import leases, queries, render, serialize, transitions
 from geocube_ingest.workflow.listeners import TileListener
 from geocube_ingest.workflow.models import (
     AOIInfo,
@@ -78,6 +78,7 @@ class Workflow:
         if migrate:
             database.migrate(self.engine, "workflow")
         self._sessions = database.make_sessionmaker(self.engine)
+        self._read_sessions = database.make_sessionmaker(self.engine, read_only=True)
         self.actor = actor
         # Shared with the `as_actor` copies: a listener hears every change, whoever makes it.
         self._listeners: list[TileListener] = []
@@ -101,7 +102,8 @@ class Workflow:
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
-        with database.transaction(self._sessions) as session:
+        """A read-only transaction: on SQLite it neither waits for nor blocks the writer."""
+        with database.transaction(self._read_sessions) as session:
             yield session
 
     @contextmanager
@@ -294,6 +296,50 @@ class Workflow:
             return queries.list_tiles(
                 session, aoi=aoi, scene_id=scene_id, status=_status(status), ids=ids, page=page, limit=limit
             )
+
+    def scenes_json(
+        self,
+        aoi: str,
+        status: Status | str | None = None,
+        *,
+        page: int | None = None,
+        limit: int | None = None,
+        geojson: bool = False,
+    ) -> bytes:
+        """`scenes(...)` as a JSON array in upstream's shape, written by the database (fast for big lists);
+        `geojson`: a FeatureCollection of the footprints with that JSON as properties."""
+        with self._read() as session:
+            if geojson:
+                return serialize.feature_collection(queries.scene_features(session, aoi, _status(status), page, limit))
+            return serialize.json_array(queries.scenes_json(session, aoi, _status(status), page, limit))
+
+    def tiles_json(
+        self,
+        aoi: str | None = None,
+        status: Status | str | None = None,
+        *,
+        scene_id: int | None = None,
+        selection: Literal["all", "roots", "leaves"] = "all",
+        page: int | None = None,
+        limit: int | None = None,
+        geojson: bool = False,
+    ) -> bytes:
+        """`tiles(...)` (or the root / leaf tiles of `aoi`) as a JSON array in upstream's shape,
+        written by the database (fast for big lists); `geojson` as for `scenes_json`."""
+        if aoi is None and scene_id is None:
+            raise InvalidInput("list tiles of an AOI or a scene")
+        with self._read() as session:
+            if selection == "all":
+                conditions = queries.tile_conditions(session, aoi=aoi, scene_id=scene_id, status=_status(status))
+            elif aoi is None:
+                raise InvalidInput(f"{selection} tiles are those of an AOI")
+            else:
+                conditions = (queries.root_conditions if selection == "roots" else queries.leaf_conditions)(
+                    session, aoi
+                )
+            if geojson:
+                return serialize.feature_collection(queries.tile_features(session, conditions, page, limit))
+            return serialize.json_array(queries.tiles_json(session, conditions, page, limit))
 
     def root_tiles(self, aoi: str) -> list[Tile]:
         with self._read() as session:
