@@ -23,6 +23,7 @@ from geocube_ingest.index import get_index
 from geocube_ingest.payload import Payload
 from geocube_ingest.progress import WorkflowProgress
 from geocube_ingest.settings import Settings, get_settings
+from geocube_ingest.status import Status
 from geocube_ingest.workflow import Workflow
 from geocube_ingest.workflow.render import summary_text
 
@@ -101,13 +102,16 @@ def run_ingestion(
     return result
 
 
-def _report(aoi: str, result: dict[str, Any], settings: Settings) -> None:
+def _report(aoi: str, result: dict[str, Any], settings: Settings) -> Status | None:
+    """Print the outcome; the AOI's status."""
     if result.get("noop"):
         console.print(f"[green]Nothing to do:[/] AOI {aoi} is already ingested (no new scene, no pending work).")
-    console.print(summary_text(Workflow(settings=settings).summary(aoi)), end="", highlight=False)
+    summary = Workflow(settings=settings).summary(aoi)
+    console.print(summary_text(summary), end="", highlight=False)
     if result.get("stac_collection"):
         console.print(f"STAC collection: {result['stac_collection']}")
     console.print(f"[dim]{result['seconds']} s[/]")
+    return summary.status
 
 
 def ingest(
@@ -125,7 +129,11 @@ def ingest(
     result = run_ingestion(
         document, scenes=_read_json(scenes, "scenes"), tiles=_read_json(tiles, "tiles"), use_prefect=prefect
     )
-    _report(parsed.name, result, get_settings())
+    status = _report(parsed.name, result, get_settings())
+    if status not in (Status.DONE, None):
+        # Work is left for an operator (RETRY, FAILED...): say so in the exit status.
+        console.print(f"AOI {parsed.name} is {status.value}: see `geocube-ingest scenes {parsed.name}`")
+        raise typer.Exit(1)
 
 
 def demo(

@@ -14,7 +14,6 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import Any, Literal
 
 from sqlalchemy import delete, insert, select, update
@@ -28,7 +27,7 @@ from geocube_ingest.payload import NAME_PATTERN
 from geocube_ingest.settings import Settings, get_settings
 from geocube_ingest.status import Status
 from geocube_ingest.workflow import ingest as ingest_ops
-from geocube_ingest.workflow import leases, queries, render, serialize, transitions
+from geocube_ingest.workflow import leases, queries, render, serialize, temporary, transitions
 from geocube_ingest.workflow.listeners import TileListener
 from geocube_ingest.workflow.models import (
     AOIInfo,
@@ -364,7 +363,6 @@ class Workflow:
         with self._changes([aoi], by_operator=True) as ch:
             ref = self._ref(ch.session, kind, entity_id)
             transitions.apply(ch, kind, ref, to, message, force=force)
-            # TODO(faults): an operator's move to PENDING resets the temporary-failure counter here.
         return self.scene(entity_id) if kind == "scene" else self.tile(entity_id)
 
     def retry(self, kind: Kind, entity_id: int) -> Scene | Tile:
@@ -418,7 +416,6 @@ class Workflow:
                 ch, "tile", tile_refs, Status.PENDING, message="", event_message="retried (AOI)", countdown=True
             )
             n_tiles = len(tile_refs)
-            # TODO(faults): reset the temporary-failure counter of the scenes and tiles retried here.
         return RetryResult(n_scenes, n_tiles)
 
     def set_data(self, kind: Kind, entity_id: int, data: dict[str, Any]) -> Scene | Tile:
@@ -528,15 +525,11 @@ class Workflow:
                 seen.add(key)
                 accepted[i] = True
                 if outcome.kind == "TEMPORARY":
-                    delay = (
-                        outcome.delay
-                        if outcome.delay is not None
-                        else self.settings.workflow.temporary_retry_delay_seconds
-                    )
-                    leases.give_back(session, lease, ch.now + timedelta(seconds=delay))
-                    ch.event(lease.kind, ref[0], Status.PENDING, f"temporary failure, retried later: {outcome.message}")
-                else:
-                    groups[(lease.kind, outcome.kind)].append((ref[0], outcome))
+                    counted = temporary.give_back_or_escalate(ch, lease, ref[0], outcome, self.settings.workflow)
+                    if counted is None:
+                        continue
+                    outcome = counted
+                groups[(lease.kind, outcome.kind)].append((ref[0], outcome))
             for (kind, what), items in groups.items():
                 self._apply_outcomes(ch, kind, what, items)
         return accepted
