@@ -23,12 +23,13 @@ from geocube_ingest.index.cube import open_cube
 from geocube_ingest.index.embedded import EmbeddedIndex
 from geocube_ingest.index.follow import follow
 from geocube_ingest.index.stac import collection_href, publish_collection, read_items
-from geocube_ingest.settings import Settings
+from geocube_ingest.settings import IndexSettings, Settings
 from geocube_ingest.status import Status
 from geocube_ingest.workflow import NewScene, NewTile, Outcome, TileKey, Workflow
 from tests.api.conftest import ThreadedServer
 from tests.index.conftest import new_record
 from tests.index.layers import NDVI, prepare, real_values, write_layer
+from tests.index.stac_api import running_stac_api
 from tests.workflow.helpers import download_all, process_all
 
 AOI = "Follow"
@@ -141,6 +142,20 @@ def test_a_worker_failure_withdraws_what_it_indexed(world: World) -> None:
     world.workflow.report(lease, Outcome.failed("deleting the scratch files failed"))
     assert world.indexed_days() == [3, 6]
     assert world.times() == [3, 6]
+
+
+def test_withdrawn_items_leave_the_stac_api(world: World) -> None:
+    index_settings = IndexSettings.model_validate(
+        {**world.settings.index.model_dump(), "stac_api_token": "t0ken", "stac_api_backoff_seconds": 0.01}
+    )
+    with running_stac_api(token="t0ken") as api:
+        index_settings.stac_api_url = api.url
+        settings = world.settings.model_copy(update={"index": index_settings})
+        publish_collection(world.index, AOI, settings=settings)
+        assert len(api.items[AOI]) == 3
+        wf = follow(Workflow(settings=settings), settings)
+        wf.force("tile", world.tiles[0], Status.FAILED)
+        assert len(api.items[AOI]) == 2 and api.deletes == 1
 
 
 def test_the_cli_workflow_follows(world: World, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
