@@ -19,7 +19,7 @@ from geocube_ingest.api.deps import (
     parse_status,
     storable_data,
 )
-from geocube_ingest.api.errors import responses
+from geocube_ingest.api.errors import INCONSISTENT, responses
 from geocube_ingest.api.schemas import SCENE_DATA_DOC, EventOut, SceneOut, TileFeatureCollection, TileOut
 from geocube_ingest.workflow import Scene, Tile
 from geocube_ingest.workflow.serialize import event_json, scene_json
@@ -86,7 +86,7 @@ def retry_scene(scene_id: SceneId, wf: WorkflowDep) -> Any:
     "/{scene_id}/fail",
     summary="Fail a RETRY scene and all its tiles; dependants are re-linked around them",
     response_model=SceneOut,
-    responses=responses(401, 403, 404),
+    responses=responses(401, 403, 404, 409, e409=INCONSISTENT),
 )
 def fail_scene(scene_id: SceneId, wf: WorkflowDep, message: MessageQuery = None) -> Any:
     return _answer(wf.fail("scene", scene_id, message))
@@ -94,9 +94,9 @@ def fail_scene(scene_id: SceneId, wf: WorkflowDep, message: MessageQuery = None)
 
 @router.put(
     "/{scene_id}/force/{status}",
-    summary="Set any status, with the side effects of the normal transition",
+    summary="Set any status, with the side effects of the normal transition (409 if inconsistent)",
     response_model=SceneOut,
-    responses=responses(400, 401, 404),
+    responses=responses(400, 401, 404, 409, e409=INCONSISTENT),
 )
 def force_scene(scene_id: SceneId, status: StatusPath, wf: WorkflowDep, message: MessageQuery = None) -> Any:
     return _answer(wf.force("scene", scene_id, parse_status(status), message))
