@@ -39,7 +39,7 @@ from geocube_ingest.api.schemas import (
     TileOut,
 )
 from geocube_ingest.errors import NotFound
-from geocube_ingest.workflow import Scene, Tile, Workflow
+from geocube_ingest.workflow import Workflow
 from geocube_ingest.workflow.serialize import aoi_json
 
 router = APIRouter(tags=["aoi"])
@@ -344,22 +344,21 @@ def aoi_footprints(aoi: AoiName, wf: WorkflowDep, request: Request) -> Response:
 
 
 def _footprints(aoi: str, wf: Workflow) -> bytes:
-    items: list[tuple[str, Scene | Tile]] = [("scene", s) for s in wf.scenes(aoi) if s.footprint]
-    items += [("tile", t) for t in wf.tiles(aoi) if t.footprint]
+    items = wf.footprints(aoi)
     area = wf.aoi_geometry(aoi)
     if not items and area is None:
         return orjson.dumps({"type": "FeatureCollection", "features": [], "bbox": None, "aoi": None})
     # Vectorised: one parse for all footprints (10^4 tiles per AOI are expected).
-    geometries = shapely.from_wkt([item.footprint for _, item in items] + ([area] if area else []))
+    geometries = shapely.from_wkt([item.wkt for item in items] + ([area] if area else []))
     texts = shapely.to_geojson(geometries)
     features = [
         {
             "type": "Feature",
-            "id": f"{kind}-{item.id}",
+            "id": f"{item.kind}-{item.id}",
             "geometry": orjson.Fragment(text),
-            "properties": convert.footprint_properties(kind, item),
+            "properties": convert.footprint_properties(item),
         }
-        for (kind, item), text in zip(items, texts[: len(items)], strict=True)
+        for item, text in zip(items, texts[: len(items)], strict=True)
     ]
     bbox = [float(v) for v in shapely.total_bounds(geometries)]
     outline = orjson.Fragment(texts[-1]) if area is not None else None

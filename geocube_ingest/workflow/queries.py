@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from geocube_ingest.errors import InvalidInput, NotFound
 from geocube_ingest.status import Status, worst_status
-from geocube_ingest.workflow.models import AOIInfo, AOISummary, Event, Kind, Scene, StatusCounts, Tile
+from geocube_ingest.workflow.models import AOIInfo, AOISummary, Event, Footprint, Kind, Scene, StatusCounts, Tile
 from geocube_ingest.workflow.serialize import scene_json_sql, tile_json_sql
 from geocube_ingest.workflow.tables import AOIRow, EventRow, SceneRow, TileRow
 
@@ -198,8 +198,11 @@ def tiles_json(
 ) -> list[str]:
     """`select_tiles` as the JSON text of each tile, written by the database."""
     query = select(tile_json_sql()).join_from(TileRow, SceneRow, SceneRow.id == TileRow.scene_id)
-    query = _page(query.where(*conditions).order_by(SceneRow.date, TileRow.id), page, limit)
-    return list(session.scalars(query))
+    if limit is not None:  # sort and cut the ids first: the JSON is written for the page only
+        ids = select(TileRow.id).join(SceneRow, SceneRow.id == TileRow.scene_id).where(*conditions)
+        wanted = _page(ids.order_by(SceneRow.date, TileRow.id), page, limit).scalar_subquery()
+        return list(session.scalars(query.where(TileRow.id.in_(wanted)).order_by(SceneRow.date, TileRow.id)))
+    return list(session.scalars(_page(query.where(*conditions).order_by(SceneRow.date, TileRow.id), page, limit)))
 
 
 def tile_features(
@@ -231,6 +234,32 @@ def root_tiles(session: Session, aoi: str) -> list[Tile]:
 
 def leaf_tiles(session: Session, aoi: str) -> list[Tile]:
     return select_tiles(session, leaf_conditions(session, aoi))
+
+
+def footprints(session: Session, aoi: str) -> list[Footprint]:
+    """The scenes, then the tiles, that have a footprint, in list order, with what a map shows (no data)."""
+    require_aoi(session, aoi)
+    scenes = (
+        select(SceneRow.id, SceneRow.source_id, SceneRow.status, SceneRow.id.label("scene_id"), SceneRow.date)
+        .add_columns(SceneRow.message, SceneRow.footprint)
+        .where(SceneRow.aoi_id == aoi, SceneRow.footprint.is_not(None))
+        .order_by(SceneRow.date, SceneRow.id)
+    )
+    tiles = (
+        select(TileRow.id, TileRow.source_id, TileRow.status, TileRow.scene_id, SceneRow.date)
+        .add_columns(TileRow.message, TileRow.footprint)
+        .join(SceneRow, SceneRow.id == TileRow.scene_id)
+        .where(TileRow.aoi_id == aoi, TileRow.footprint.is_not(None))
+        .order_by(SceneRow.date, TileRow.id)
+    )
+    found: list[Footprint] = []
+    kinds: tuple[tuple[Kind, Select[Any]], ...] = (("scene", scenes), ("tile", tiles))
+    for kind, query in kinds:
+        found += [
+            Footprint(kind, r.id, r.source_id, Status(r.status), r.scene_id, r.date, r.message, r.footprint)
+            for r in session.execute(query)
+        ]
+    return found
 
 
 def _counts(session: Session, table: type[SceneRow] | type[TileRow], aoi: str) -> StatusCounts:

@@ -34,6 +34,7 @@ from geocube_ingest.workflow.models import (
     AOISummary,
     DeleteResult,
     Event,
+    Footprint,
     IngestResult,
     Kind,
     Lease,
@@ -339,6 +340,11 @@ class Workflow:
             if geojson:
                 return serialize.feature_collection(queries.tile_features(session, conditions, page, limit))
             return serialize.json_array(queries.tiles_json(session, conditions, page, limit))
+
+    def footprints(self, aoi: str) -> list[Footprint]:
+        """The footprints of the AOI's scenes and tiles with what a map shows of them."""
+        with self._read() as session:
+            return queries.footprints(session, aoi)
 
     def root_tiles(self, aoi: str) -> list[Tile]:
         with self._read() as session:
