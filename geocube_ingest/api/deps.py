@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query, Request
@@ -107,15 +108,33 @@ def heavy_turn(request: Request) -> Iterator[None]:
         yield
 
 
-def list_answer(request: Request, fmt: str, build: Callable[[bool], bytes], limit: int | None = None) -> Response:
-    """A list as JSON bytes; `build(geojson)` makes them. GeoJSON and long lists take a heavy turn."""
-    geojson = fmt == "geojson"
-    if geojson or limit is None or limit > SMALL_LIST:
-        with heavy_turn(request):
-            content = build(geojson)
-    else:
-        content = build(geojson)
-    return Response(content, media_type=GEOJSON if geojson else "application/json")
+@dataclass(frozen=True, slots=True)
+class ListRequest:
+    """The paging and format a list was asked with, and how to answer it."""
+
+    request: Request
+    page: int | None
+    limit: int | None
+    format: str
+
+    def answer(self, build: Callable[..., bytes]) -> Response:
+        """JSON bytes from `build(page=, limit=, geojson=)`; GeoJSON and long lists take a heavy turn."""
+        geojson = self.format == "geojson"
+        if geojson or self.limit is None or self.limit > SMALL_LIST:
+            with heavy_turn(self.request):
+                content = build(page=self.page, limit=self.limit, geojson=geojson)
+        else:
+            content = build(page=self.page, limit=self.limit, geojson=geojson)
+        return Response(content, media_type=GEOJSON if geojson else "application/json")
+
+
+def list_request(
+    request: Request, page: PageQuery = None, limit: LimitQuery = None, format: FormatQuery = "json"
+) -> ListRequest:
+    return ListRequest(request, page, limit, format)
+
+
+ListDep = Annotated[ListRequest, Depends(list_request)]
 
 
 def geojson_responses(collection: type[SceneFeatureCollection] | type[TileFeatureCollection]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 import orjson
@@ -14,14 +15,11 @@ from geocube_ingest.api.deps import (
     AOI_PATTERN,
     AoiName,
     AoiOrPattern,
-    FormatQuery,
-    LimitQuery,
-    PageQuery,
+    ListDep,
     StatusPath,
     WorkflowDep,
     geojson_responses,
     heavy_turn,
-    list_answer,
     parse_status,
 )
 from geocube_ingest.api.errors import responses
@@ -205,17 +203,8 @@ def aoi_svg(aoi: AoiName, wf: WorkflowDep, request: Request) -> Response:
     responses=responses(400, 401, 404),
     openapi_extra=geojson_responses(SceneFeatureCollection),
 )
-def aoi_scenes(
-    aoi: AoiName,
-    wf: WorkflowDep,
-    request: Request,
-    page: PageQuery = None,
-    limit: LimitQuery = None,
-    format: FormatQuery = "json",
-) -> Response:
-    return list_answer(
-        request, format, lambda geojson: wf.scenes_json(aoi, page=page, limit=limit, geojson=geojson), limit
-    )
+def aoi_scenes(aoi: AoiName, wf: WorkflowDep, listing: ListDep) -> Response:
+    return listing.answer(partial(wf.scenes_json, aoi))
 
 
 @router.get(
@@ -225,19 +214,8 @@ def aoi_scenes(
     responses=responses(400, 401, 404),
     openapi_extra=geojson_responses(SceneFeatureCollection),
 )
-def aoi_scenes_status(
-    aoi: AoiName,
-    status: StatusPath,
-    wf: WorkflowDep,
-    request: Request,
-    page: PageQuery = None,
-    limit: LimitQuery = None,
-    format: FormatQuery = "json",
-) -> Response:
-    wanted = parse_status(status)
-    return list_answer(
-        request, format, lambda geojson: wf.scenes_json(aoi, wanted, page=page, limit=limit, geojson=geojson), limit
-    )
+def aoi_scenes_status(aoi: AoiName, status: StatusPath, wf: WorkflowDep, listing: ListDep) -> Response:
+    return listing.answer(partial(wf.scenes_json, aoi, parse_status(status)))
 
 
 @router.get(
@@ -247,17 +225,8 @@ def aoi_scenes_status(
     responses=responses(400, 401, 404),
     openapi_extra=geojson_responses(TileFeatureCollection),
 )
-def aoi_tiles(
-    aoi: AoiName,
-    wf: WorkflowDep,
-    request: Request,
-    page: PageQuery = None,
-    limit: LimitQuery = None,
-    format: FormatQuery = "json",
-) -> Response:
-    return list_answer(
-        request, format, lambda geojson: wf.tiles_json(aoi, page=page, limit=limit, geojson=geojson), limit
-    )
+def aoi_tiles(aoi: AoiName, wf: WorkflowDep, listing: ListDep) -> Response:
+    return listing.answer(partial(wf.tiles_json, aoi))
 
 
 @router.get(
@@ -267,19 +236,8 @@ def aoi_tiles(
     responses=responses(400, 401, 404),
     openapi_extra=geojson_responses(TileFeatureCollection),
 )
-def aoi_tiles_status(
-    aoi: AoiName,
-    status: StatusPath,
-    wf: WorkflowDep,
-    request: Request,
-    page: PageQuery = None,
-    limit: LimitQuery = None,
-    format: FormatQuery = "json",
-) -> Response:
-    wanted = parse_status(status)
-    return list_answer(
-        request, format, lambda geojson: wf.tiles_json(aoi, wanted, page=page, limit=limit, geojson=geojson), limit
-    )
+def aoi_tiles_status(aoi: AoiName, status: StatusPath, wf: WorkflowDep, listing: ListDep) -> Response:
+    return listing.answer(partial(wf.tiles_json, aoi, parse_status(status)))
 
 
 @router.get(
@@ -289,20 +247,8 @@ def aoi_tiles_status(
     responses=responses(400, 401, 404),
     openapi_extra=geojson_responses(TileFeatureCollection),
 )
-def aoi_root_tiles(
-    aoi: AoiName,
-    wf: WorkflowDep,
-    request: Request,
-    page: PageQuery = None,
-    limit: LimitQuery = None,
-    format: FormatQuery = "json",
-) -> Response:
-    return list_answer(
-        request,
-        format,
-        lambda geojson: wf.tiles_json(aoi, selection="roots", page=page, limit=limit, geojson=geojson),
-        limit,
-    )
+def aoi_root_tiles(aoi: AoiName, wf: WorkflowDep, listing: ListDep) -> Response:
+    return listing.answer(partial(wf.tiles_json, aoi, selection="roots"))
 
 
 @router.get(
@@ -312,20 +258,8 @@ def aoi_root_tiles(
     responses=responses(400, 401, 404),
     openapi_extra=geojson_responses(TileFeatureCollection),
 )
-def aoi_leaf_tiles(
-    aoi: AoiName,
-    wf: WorkflowDep,
-    request: Request,
-    page: PageQuery = None,
-    limit: LimitQuery = None,
-    format: FormatQuery = "json",
-) -> Response:
-    return list_answer(
-        request,
-        format,
-        lambda geojson: wf.tiles_json(aoi, selection="leaves", page=page, limit=limit, geojson=geojson),
-        limit,
-    )
+def aoi_leaf_tiles(aoi: AoiName, wf: WorkflowDep, listing: ListDep) -> Response:
+    return listing.answer(partial(wf.tiles_json, aoi, selection="leaves"))
 
 
 @router.get(

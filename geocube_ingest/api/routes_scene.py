@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from geocube_ingest.api.deps import (
-    FormatQuery,
-    LimitQuery,
+    ListDep,
     MessageQuery,
-    PageQuery,
     SceneId,
     SettingsDep,
     StatusPath,
     WorkflowDep,
     geojson_responses,
-    list_answer,
     parse_status,
     storable_data,
 )
@@ -48,20 +46,8 @@ def get_scene(scene_id: SceneId, wf: WorkflowDep) -> Any:
     responses=responses(400, 401, 404),
     openapi_extra=geojson_responses(TileFeatureCollection),
 )
-def scene_tiles(
-    scene_id: SceneId,
-    wf: WorkflowDep,
-    request: Request,
-    page: PageQuery = None,
-    limit: LimitQuery = None,
-    format: FormatQuery = "json",
-) -> Response:
-    return list_answer(
-        request,
-        format,
-        lambda geojson: wf.tiles_json(scene_id=scene_id, page=page, limit=limit, geojson=geojson),
-        limit,
-    )
+def scene_tiles(scene_id: SceneId, wf: WorkflowDep, listing: ListDep) -> Response:
+    return listing.answer(partial(wf.tiles_json, scene_id=scene_id))
 
 
 @router.get(
