@@ -29,9 +29,9 @@ const state = {
   total: 0,
   ticks: 0,
 };
-const memo = { aois: "", summary: "", drawer: "", mapAt: 0 };
+const memo = { aois: "", summary: "", drawer: "", mapAt: 0, pageConfig: false };
 
-const map = new FootprintMap($("map"), $("tooltip"), (kind, id) => select(kind, id));
+const map = new FootprintMap($("map"), (kind, id) => select(kind, id));
 const graph = new GraphView($("graph"), (kind, id) => select(kind, id));
 
 // -- URL state ------------------------------------------------------------------------
@@ -285,6 +285,10 @@ async function refresh({ full = false, refit = false } = {}) {
   try {
     state.aois = await api.aois();
     renderAois();
+    if (!memo.pageConfig) {
+      map.setBasemap(await api.pageConfig());
+      memo.pageConfig = true;
+    }
     if (state.aoi) {
       let summary;
       try {
