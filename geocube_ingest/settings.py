@@ -356,6 +356,17 @@ class ApiSettings(BaseModel):
             raise ValueError(f"basemap_url needs the placeholders {{z}}, {{x}}, {{y}} (missing {' '.join(missing)})")
         return value
 
+    heavy_answers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Answers built in proportion to an AOI's size (whole lists, GeoJSON, footprints, graphs) built at "
+        "once; more wait their turn, so small requests keep CPU and interpreter time. Default: half the CPU cores.",
+    )
+
+    @property
+    def resolved_heavy_answers(self) -> int:
+        return self.heavy_answers or max(1, (os.cpu_count() or 2) // 2)
+
 
 class PipelineSettings(BaseModel):
     """How an ingestion run drives the workers (downloads and processing are separate pools)."""

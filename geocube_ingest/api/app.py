@@ -27,6 +27,7 @@ from geocube_ingest.api.runs import AoiLocks, make_starter
 from geocube_ingest.api.schemas import ErrorOut, HealthOut, SceneFeatureCollection, TileFeatureCollection
 from geocube_ingest.api.schemas_catalog import COMPONENTS as CATALOG_COMPONENTS
 from geocube_ingest.index import Index, get_index
+from geocube_ingest.index.follow import follow
 from geocube_ingest.settings import Settings, get_settings
 from geocube_ingest.workflow import Workflow
 
@@ -87,8 +88,10 @@ def create_app(
     app.state.settings = settings
     app.state.workflow = wf
     app.state.index = _lazy_index(settings, index)
+    follow(wf, settings, app.state.index)  # failing or forcing a DONE tile withdraws its layers
     app.state.runs = make_starter(wf, settings, app.state.index)
     app.state.aoi_locks = AoiLocks()
+    app.state.heavy_turns = threading.BoundedSemaphore(settings.api.resolved_heavy_answers)
 
     token = settings.api.token
     guarded = [security.require_token(token)] if token is not None else []

@@ -194,9 +194,16 @@ def publish_collection(
     collection = describe_collection(index, parent).to_dict(include_self_link=False)
     storage.put_bytes(_dumps(collection), result.collection, settings=settings)
     if push if push is not None else bool(settings.index.stac_api_url):
-        result.pushed = push_to_api(collection, [item for _, _, item in built], settings=settings)
+        gone = [storage.basename(href).removesuffix(".json") for href in result.removed]
+        result.pushed = push_to_api(collection, [item for _, _, item in built], settings=settings, removed=gone)
     log.info("published %d STAC item(s) of %s (%d removed)", len(result.items), aoi, len(result.removed))
     return result
+
+
+def has_items(index: EmbeddedIndex, aoi: str) -> bool:
+    """Whether the AOI's collection was published (it has items)."""
+    with index.session() as session:
+        return session.scalar(select(StacItemRow.id).where(StacItemRow.collection == aoi).limit(1)) is not None
 
 
 def _layers(index: EmbeddedIndex, instance_ids: set[str]) -> dict[str, Layer]:
@@ -489,8 +496,10 @@ def push_to_api(
     *,
     settings: Settings | None = None,
     client: httpx.Client | None = None,
+    removed: Sequence[str] = (),
 ) -> int:
-    """Create or update the collection and items on `settings.index.stac_api_url`; how many items were sent.
+    """Create or update the collection and items on `settings.index.stac_api_url`, and delete the items
+    `removed` (ids of items no longer published); how many items were sent.
 
     POST creates; a 409 (it exists) is followed by a PUT that replaces it, so pushing twice
     is harmless. Requests follow the shared retry policy (429/5xx after Retry-After, cut
@@ -515,6 +524,8 @@ def push_to_api(
             document["links"] = []
             path = f"/collections/{collection['id']}/items"
             api.upsert(path, f"{path}/{item.id}", document)
+        for item_id in removed:
+            api.delete(f"/collections/{collection['id']}/items/{item_id}")
         return len(items)
     finally:
         if own:
@@ -536,7 +547,12 @@ class _StacApi:
                 f"STAC API refused {body.get('id')!r}: HTTP {response.status_code} {response.text[:200]}"
             )
 
-    def send(self, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
+    def delete(self, path: str) -> None:
+        response = self.send("DELETE", path, None)
+        if response.status_code >= 400 and response.status_code != 404:  # gone already is fine
+            raise InvalidInput(f"STAC API refused to delete {path}: HTTP {response.status_code} {response.text[:200]}")
+
+    def send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
         return self.policy.send(
             f"STAC API {method} {path}", lambda: self.http.request(method, path, json=body, headers=self.headers)
         )

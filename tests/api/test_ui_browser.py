@@ -31,6 +31,7 @@ HOSTILE_TILE = 'javascript:window.pwned = 1//<svg onload="window.pwned = 1">'
 HOSTILE_MESSAGE = '<iframe src="javascript:window.pwned = 1"></iframe><b onmouseover="window.pwned = 1">x</b>'
 
 pytestmark = pytest.mark.slow
+DASH = "\u2013"  # the pager writes ranges with an en dash
 
 
 @pytest.fixture
@@ -240,6 +241,55 @@ def test_token_is_asked_once_and_kept_for_the_tab(browser: Browser, start_server
         expect(dialog).not_to_be_visible()
         # 401 answers before the token was typed are expected; nothing else.
         assert all("401" in error for error in watched.errors), watched.errors
+    finally:
+        watched.close()
+
+
+def test_tables_are_paged_by_the_server(browser: Browser, start_server: StartServer, fixtures_dir: Path) -> None:
+    """The page asks for 50 rows at a time (`page`/`limit`), never for a whole list of tiles."""
+    server = start_server()
+    s1 = build_s1(server.workflow, fixtures_dir)
+    order = [t.id for t in server.workflow.tiles(s1.name)]
+    total = len(order)
+    watched = Watched(browser, server)
+    page = watched.page
+    lists: list[str] = []
+    page.on("request", lambda r: lists.append(r.url) if "/tiles" in urlparse(r.url).path else None)
+    try:
+        page.goto(f"{server.url}/ui/#/aoi/{s1.name}")
+        pager = page.locator("#pager")
+        rows = page.locator("#table-body tr")
+        expect(pager).to_contain_text(f"1{DASH}50 of {total}")
+        expect(rows).to_have_count(50)
+        expect(rows.first).to_have_attribute("data-key", f"tile-{order[0]}")
+
+        pager.locator('[data-page="1"]').click()
+        expect(pager).to_contain_text(f"51{DASH}100 of {total}")
+        expect(rows.first).to_have_attribute("data-key", f"tile-{order[50]}")
+        assert "page=1" in page.url
+
+        last = (total - 1) // 50
+        for number in range(2, last + 1):
+            pager.locator("button", has_text="Next").click()
+            expect(pager).to_contain_text(f"{number * 50 + 1}{DASH}")
+        expect(pager).to_contain_text(f"{last * 50 + 1}{DASH}{total} of {total}")
+        expect(rows).to_have_count(total - last * 50)
+        expect(pager.locator("button", has_text="Next")).to_be_disabled()
+        pager.locator("button", has_text="Previous").click()
+        expect(pager).to_contain_text(f"{(last - 1) * 50 + 1}{DASH}{last * 50} of {total}")
+
+        # A status filter starts again at its first page.
+        page.locator(".chip", has_text="DONE").click()
+        done = [t.id for t in server.workflow.tiles(s1.name, "DONE")]
+        expect(pager).to_contain_text(f"1{DASH}{min(50, len(done))} of {len(done)}")
+        expect(rows.first).to_have_attribute("data-key", f"tile-{done[0]}")
+
+        assert lists, "the table asked for no tiles"
+        for url in lists:
+            query = urlparse(url).query
+            assert "limit=50" in query, f"a whole list was asked for: {url}"
+        assert not watched.outside, watched.outside
+        assert not watched.errors, watched.errors
     finally:
         watched.close()
 
