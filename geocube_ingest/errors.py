@@ -47,6 +47,10 @@ class Conflict(GeocubeIngestError):
     http_status = 409
 
 
+class InconsistentChange(Conflict):
+    """A (forced) status change that would leave the graph of dependencies inconsistent: nothing changed."""
+
+
 class TransitionRefused(GeocubeIngestError):
     """A status change the workflow rules do not allow (unless forced)."""
 
@@ -64,6 +68,11 @@ class TemporaryError(TaskError):
     """Try again later (network down, HTTP 429/5xx...): the task is given back, not failed."""
 
     http_status = 503
+
+    def __init__(self, message: str = "", retry_after: float | None = None):
+        super().__init__(message)
+        # Seconds the service asked us to wait (Retry-After), when it said.
+        self.retry_after = retry_after
 
 
 class RetriableError(TaskError):

@@ -9,9 +9,11 @@ Secrets are `SecretStr`: they never show in reprs, logs or error messages.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -40,6 +42,17 @@ class WorkflowSettings(BaseModel):
         description="How long a task given back after a temporary error waits before it can be claimed again.",
     )
     claim_batch: int = Field(default=50, ge=1, description="How many tasks a worker claims at once.")
+    max_temporary_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="Temporary failures in a row after which a task counts as failed: against its "
+        "retry_count, then RETRY (or FAILED when the payload is not retriable).",
+    )
+    max_temporary_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Same bound in time: since the first temporary failure in a row.",
+    )
 
 
 # Catalogue presets: name -> (kind, url). Their collection mappings live in geocube_ingest/catalogue/providers.
@@ -218,6 +231,60 @@ class ProcessingSettings(BaseModel):
     keep_work_dir: bool = Field(default=False, description="Keep each job's scratch folder (debugging).")
 
 
+class GraphSettings(BaseModel):
+    """What graphs may be run and what their steps may call: the operator's allow-lists.
+
+    Payloads, scenes/tiles files and `PUT .../data` name graphs of the library and of
+    `processing.graph_dirs` only; anything else must be allowed here.
+    """
+
+    allowed_sources: list[str] = Field(
+        default_factory=list,
+        description="Graph paths and URLs input may name besides library names: absolute folders (a graph "
+        "file below one), URL prefixes (`https://graphs.example.com/`, `s3://bucket/graphs/`), or `data:` for "
+        "inline graphs. Empty: names only.",
+    )
+    allowed_programs: list[str] = Field(
+        default_factory=list,
+        description="Programs of `cmd` steps looked up on PATH by name (or given as absolute paths). Programs "
+        "inside the graph folders need no entry.",
+    )
+    python_modules: list[str] = Field(
+        default_factory=list,
+        description="Modules whose functions `python` steps may call (`package.module:function`); an entry "
+        "allows the module and its submodules. Scripts inside the graph folders need no entry.",
+    )
+
+
+class DockerSettings(BaseModel):
+    """How `docker` steps run: the docker CLI (or a compatible one such as podman)."""
+
+    command: list[str] = Field(
+        default_factory=lambda: ["docker"],
+        description='The CLI and its global options, e.g. ["podman", "--root", "/var/lib/gi"].',
+    )
+    env_allowlist: list[str] = Field(
+        default_factory=list,
+        description="Prefixes of the graph's `KEY=VALUE` envs passed into containers (upstream's "
+        "`docker-envs`); the others are dropped.",
+    )
+    mounts: list[str] = Field(
+        default_factory=list,
+        description="Host folders mounted read-only at the same path in every container (credentials, DEMs).",
+    )
+    run_options: list[str] = Field(
+        default_factory=list, description='Extra options of `docker run`, e.g. ["--network=none"].'
+    )
+    user: str | None = Field(
+        default=None,
+        description="`--user` of the containers; unset: this process's uid:gid (outputs stay removable); "
+        "empty: the image's own user.",
+    )
+    check_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long `docker version` may take to say the engine answers."
+    )
+
+
 class IndexSettings(BaseModel):
     backend: Literal["embedded", "geocube"] = Field(
         default="embedded", description="`embedded` (SQL tables of our own) or `geocube` (a Geocube server)."
@@ -236,6 +303,11 @@ class IndexSettings(BaseModel):
     stac_api_url: str | None = Field(default=None, description="Push items to this STAC API (transactions extension).")
     stac_api_token: SecretStr | None = Field(default=None, description="Bearer token for the STAC API.")
     stac_api_timeout_seconds: float = Field(default=30.0, gt=0, description="Timeout of one STAC API request.")
+    stac_api_max_retries: int = Field(default=3, ge=0, description="Retries of a push answered 429/5xx or cut off.")
+    stac_api_backoff_seconds: float = Field(default=1.0, ge=0, description="First back-off of a push; doubled.")
+    stac_api_backoff_max_seconds: float = Field(
+        default=30.0, ge=0, description="Longest back-off of a push (a longer Retry-After gives up: temporary)."
+    )
 
 
 class ApiSettings(BaseModel):
@@ -260,6 +332,40 @@ class ApiSettings(BaseModel):
     graph_timeout_seconds: float = Field(
         default=60.0, gt=0, description="How long Graphviz may take to lay out a dependency graph."
     )
+    basemap_url: str | None = Field(
+        default=None,
+        description="XYZ tile URL template drawn under the page's map, e.g. "
+        "`https://tile.openstreetmap.org/{z}/{x}/{y}.png` (`{s}` for subdomains a, b, c); none by default: "
+        "the page then loads nothing from outside the server.",
+    )
+    basemap_attribution: str | None = Field(
+        default=None, description="Attribution shown on the map for the basemap (tile providers' terms ask for one)."
+    )
+
+    @field_validator("basemap_url")
+    @classmethod
+    def _tile_url_template(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.replace("{s}", "a"))
+        # The host goes into the pages' Content-Security-Policy: a plain name (and port), nothing else.
+        if parts.scheme not in ("http", "https") or not re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]+)?", parts.netloc):
+            raise ValueError("basemap_url must be an http(s) URL with a plain host name ({s} may stand in it)")
+        missing = [p for p in ("{z}", "{x}", "{y}") if p not in value]
+        if missing:
+            raise ValueError(f"basemap_url needs the placeholders {{z}}, {{x}}, {{y}} (missing {' '.join(missing)})")
+        return value
+
+    heavy_answers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Answers built in proportion to an AOI's size (whole lists, GeoJSON, footprints, graphs) built at "
+        "once; more wait their turn, so small requests keep CPU and interpreter time. Default: half the CPU cores.",
+    )
+
+    @property
+    def resolved_heavy_answers(self) -> int:
+        return self.heavy_answers or max(1, (os.cpu_count() or 2) // 2)
 
 
 class PipelineSettings(BaseModel):
@@ -345,6 +451,8 @@ class Settings(BaseSettings):
     s3: S3Settings = Field(default_factory=S3Settings)
     gcs: GCSSettings = Field(default_factory=GCSSettings)
     processing: ProcessingSettings = Field(default_factory=ProcessingSettings)
+    graphs: GraphSettings = Field(default_factory=GraphSettings)
+    docker: DockerSettings = Field(default_factory=DockerSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)

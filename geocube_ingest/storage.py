@@ -52,10 +52,15 @@ _STORED_EXTENSIONS = frozenset({".jp2", ".zip", ".gz", ".png", ".jpg", ".jpeg", 
 _COPY_CHUNK = 8 * 1024 * 1024
 
 
-def storage_options(url: str, settings: Settings | None = None) -> dict[str, Any]:
-    """fsspec options for `url`'s protocol, taken from settings (never from payloads)."""
+def storage_options(url: str, settings: Settings | None = None, timeout: float | None = None) -> dict[str, Any]:
+    """fsspec options for `url`'s protocol, taken from settings (never from payloads).
+
+    `timeout` bounds each connect and each read of http(s) (default: the download timeouts).
+    """
     settings = settings or get_settings()
     protocol = protocol_of(url)
+    if protocol in _READ_ONLY_PROTOCOLS:
+        return {"client_kwargs": {"timeout": http_timeout(settings, timeout)}}
     if protocol in ("s3", "s3a"):
         s3 = settings.s3
         options: dict[str, Any] = {}
@@ -90,11 +95,22 @@ def storage_options(url: str, settings: Settings | None = None) -> dict[str, Any
     return {}
 
 
-def filesystem(url: str, settings: Settings | None = None) -> tuple[fsspec.AbstractFileSystem, str]:
-    """The filesystem serving `url` and the path within it."""
+def http_timeout(settings: Settings, timeout: float | None = None) -> Any:
+    """aiohttp's timeouts for fsspec's HTTP filesystem: without them a silent server blocks for 5 minutes."""
+    import aiohttp
+
+    d = settings.download
+    read = timeout or d.timeout_seconds
+    return aiohttp.ClientTimeout(total=None, sock_connect=min(read, d.connect_timeout_seconds), sock_read=read)
+
+
+def filesystem(
+    url: str, settings: Settings | None = None, timeout: float | None = None
+) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem serving `url` and the path within it (`timeout`: see storage_options)."""
     if not url:
         raise InvalidInput("empty storage URL")
-    options = storage_options(url, settings)
+    options = storage_options(url, settings, timeout)
     if protocol_of(url) in ("gs", "gcs") and options.get("endpoint_url"):
         # A custom endpoint (emulator, private gateway) speaks JSON only: gcsfs' experimental
         # zonal/HNS class would wait a minute on gRPC calls it cannot answer.
@@ -141,6 +157,19 @@ def _segment(name: str, what: str) -> str:
     return name
 
 
+def tile_folder_uri(storage_uri: str, aoi: str, scene_source_id: str, tile_source_id: str) -> str:
+    """The folder of a tile's layers: `<storage_uri>/<aoi>/<scene>/tiles/<tile>` (SPEC section 6)."""
+    if not storage_uri:
+        raise InvalidInput("empty storage_uri")
+    return join(
+        storage_uri,
+        _segment(aoi, "AOI name"),
+        _segment(scene_source_id, "scene id"),
+        "tiles",
+        _segment(tile_source_id, "tile id"),
+    )
+
+
 def tile_output_uri(
     storage_uri: str,
     aoi: str,
@@ -154,19 +183,11 @@ def tile_output_uri(
 
     `<storage_uri>/<aoi>/<scene>/tiles/<tile>/<YYYYMMDD>_<tile>_<layer>.<ext>`
     """
-    if not storage_uri:
-        raise InvalidInput("empty storage_uri")
+    folder = tile_folder_uri(storage_uri, aoi, scene_source_id, tile_source_id)
     tile = _segment(tile_source_id, "tile id")
     extension = ext.lstrip(".")
     name = f"{date:%Y%m%d}_{tile}_{_segment(layer, 'layer')}" + (f".{extension}" if extension else "")
-    return join(
-        storage_uri,
-        _segment(aoi, "AOI name"),
-        _segment(scene_source_id, "scene id"),
-        "tiles",
-        tile,
-        name,
-    )
+    return join(folder, name)
 
 
 def resolve_storage_uri(scene_data: dict[str, Any], *, settings: Settings | None = None) -> str:

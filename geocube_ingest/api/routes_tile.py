@@ -6,9 +6,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
-from geocube_ingest.api.deps import MessageQuery, StatusPath, TileId, WorkflowDep, parse_status, storable_data
-from geocube_ingest.api.errors import responses
+from geocube_ingest.api.deps import (
+    MessageQuery,
+    SettingsDep,
+    StatusPath,
+    TileId,
+    WorkflowDep,
+    parse_status,
+    storable_data,
+)
+from geocube_ingest.api.errors import INCONSISTENT, responses
 from geocube_ingest.api.schemas import TILE_DATA_DOC, EventOut, TileOut
+from geocube_ingest.processing.admission import admit_data
 from geocube_ingest.workflow import Scene, Tile
 from geocube_ingest.workflow.serialize import event_json, tile_json
 
@@ -51,7 +60,7 @@ def retry_tile(tile_id: TileId, wf: WorkflowDep) -> Any:
     "/{tile_id}/fail",
     summary="Fail a RETRY tile; its dependants are re-linked to its previous tile",
     response_model=TileOut,
-    responses=responses(401, 403, 404),
+    responses=responses(401, 403, 404, 409, e409=INCONSISTENT),
 )
 def fail_tile(tile_id: TileId, wf: WorkflowDep, message: MessageQuery = None) -> Any:
     return _answer(wf.fail("tile", tile_id, message))
@@ -59,9 +68,9 @@ def fail_tile(tile_id: TileId, wf: WorkflowDep, message: MessageQuery = None) ->
 
 @router.put(
     "/{tile_id}/force/{status}",
-    summary="Set any status, with the side effects of the normal transition",
+    summary="Set any status, with the side effects of the normal transition (409 if inconsistent)",
     response_model=TileOut,
-    responses=responses(400, 401, 404),
+    responses=responses(400, 401, 404, 409, e409=INCONSISTENT),
 )
 def force_tile(tile_id: TileId, status: StatusPath, wf: WorkflowDep, message: MessageQuery = None) -> Any:
     return _answer(wf.force("tile", tile_id, parse_status(status), message))
@@ -76,7 +85,10 @@ def force_tile(tile_id: TileId, status: StatusPath, wf: WorkflowDep, message: Me
 def set_tile_data(
     tile_id: TileId,
     wf: WorkflowDep,
+    settings: SettingsDep,
     data: Annotated[dict[str, Any], Body(description=TILE_DATA_DOC)],
 ) -> Any:
-    """E.g. fix a graph name before a retry; the change is kept in the history."""
-    return _answer(wf.set_data("tile", tile_id, storable_data(data)))
+    """E.g. fix a graph name before a retry (a graph of the graph folders, checked); kept in the history."""
+    stored = storable_data(data)
+    admit_data("tile", stored, wf.tile(tile_id).scene_data, settings)
+    return _answer(wf.set_data("tile", tile_id, stored))

@@ -23,6 +23,7 @@ from geocube_ingest.index import get_index
 from geocube_ingest.payload import Payload
 from geocube_ingest.progress import WorkflowProgress
 from geocube_ingest.settings import Settings, get_settings
+from geocube_ingest.status import Status
 from geocube_ingest.workflow import Workflow
 from geocube_ingest.workflow.render import summary_text
 
@@ -65,9 +66,17 @@ def run_ingestion(
     use_prefect: bool = True,
 ) -> dict[str, Any]:
     """Run one ingestion with progress bars; returns the flow's result dict."""
+    from geocube_ingest.catalogue import scenes_from_geojson, scenes_of, tiles_from_geojson
+    from geocube_ingest.processing.admission import admit_graphs
+
     parsed = Payload.parse(payload)
     settings = get_settings().with_overrides(overrides)
-    # Bad layers are a user error: say so in one line before anything starts.
+    # Bad graphs and layers are user errors: say so in one line before anything starts.
+    given_tiles = tiles_from_geojson(tiles) if tiles is not None else None
+    given_scenes = scenes_from_geojson(scenes) if scenes is not None else None
+    if given_scenes is None and given_tiles is not None:
+        given_scenes = scenes_of(given_tiles)
+    admit_graphs(parsed, scenes=given_scenes, tiles=given_tiles, settings=settings)
     get_index(settings).resolve_layers({k: v.model_dump() for k, v in parsed.layers.items()})
     runner: Callable[[], dict[str, Any]]
     if use_prefect:
@@ -77,16 +86,10 @@ def run_ingestion(
         def runner() -> dict[str, Any]:
             return ingest_aoi(payload=payload, scenes=scenes, tiles=tiles, settings=overrides)
     else:
-        from geocube_ingest.catalogue import scenes_from_geojson, tiles_from_geojson
         from geocube_ingest.pipeline import ingest
 
         def runner() -> dict[str, Any]:
-            report = ingest(
-                parsed,
-                scenes=scenes_from_geojson(scenes) if scenes is not None else None,
-                tiles=tiles_from_geojson(tiles) if tiles is not None else None,
-                settings=settings,
-            )
+            report = ingest(parsed, scenes=given_scenes, tiles=given_tiles, settings=settings)
             return {
                 "noop": report.was_noop,
                 "stac_collection": report.stac_collection,
@@ -101,13 +104,16 @@ def run_ingestion(
     return result
 
 
-def _report(aoi: str, result: dict[str, Any], settings: Settings) -> None:
+def _report(aoi: str, result: dict[str, Any], settings: Settings) -> Status | None:
+    """Print the outcome; the AOI's status."""
     if result.get("noop"):
         console.print(f"[green]Nothing to do:[/] AOI {aoi} is already ingested (no new scene, no pending work).")
-    console.print(summary_text(Workflow(settings=settings).summary(aoi)), end="", highlight=False)
+    summary = Workflow(settings=settings).summary(aoi)
+    console.print(summary_text(summary), end="", highlight=False)
     if result.get("stac_collection"):
         console.print(f"STAC collection: {result['stac_collection']}")
     console.print(f"[dim]{result['seconds']} s[/]")
+    return summary.status
 
 
 def ingest(
@@ -125,7 +131,11 @@ def ingest(
     result = run_ingestion(
         document, scenes=_read_json(scenes, "scenes"), tiles=_read_json(tiles, "tiles"), use_prefect=prefect
     )
-    _report(parsed.name, result, get_settings())
+    status = _report(parsed.name, result, get_settings())
+    if status not in (Status.DONE, None):
+        # Work is left for an operator (RETRY, FAILED...): say so in the exit status.
+        console.print(f"AOI {parsed.name} is {status.value}: see `geocube-ingest scenes {parsed.name}`")
+        raise typer.Exit(1)
 
 
 def demo(

@@ -87,7 +87,7 @@ def test_a_redirect_to_another_scheme_is_not_followed(tmp_path: Path, file_serve
     finally:
         provider.close()
     assert result.kind.value == "fatal"
-    assert "redirects to file:///etc/passwd: not allowed" in result.message
+    assert "redirects to file://" in result.message and result.message.endswith(": not allowed")
     assert stored_files(tmp_path / "dl") == []
 
 

@@ -103,7 +103,10 @@ def _from_zip(url: str, fs: fsspec.AbstractFileSystem, path: str, settings: Sett
         _check_directory(handle, url)
         try:
             archive = zipfile.ZipFile(handle)
-        except zipfile.BadZipFile:
+        except zipfile.BadZipFile as exc:
+            if isinstance(exc.__context__, OSError):  # zipfile reports a failed read (a timeout) as a bad zip
+                cause = exc.__context__
+                raise TemporaryError(f"{url}: {type(cause).__name__}: {cause}") from None
             raise InvalidInput(f"{url} is not a zip archive") from None
         with archive:
 
@@ -141,7 +144,7 @@ def read_source(url: str, *, settings: Settings | None = None) -> AnnotationFile
     settings = settings or get_settings()
     check_link(url, settings, what="annotation source")
     try:
-        fs, path = storage.filesystem(url, settings)
+        fs, path = storage.filesystem(url, settings, timeout=settings.catalogue.timeout_seconds)
         lower = path.lower().rstrip("/")
         if lower.endswith(".xml"):
             return AnnotationFiles(url, [(url, _read_capped(fs, path, url, settings))])
