@@ -126,6 +126,8 @@ class Lease:
     expires_at: datetime
     aoi: str
     source_id: str
+    # The owner of the lease this claim replaced because it had expired (a dead or stuck worker).
+    taken_over_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +223,25 @@ class DeleteResult:
 
 
 @dataclass(frozen=True, slots=True)
+class LeaseHolder:
+    """A worker holding unexpired leases: who, on what, and until when at the earliest."""
+
+    kind: Kind
+    owner: str
+    tasks: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Delay:
+    """Tasks given back after a temporary error, claimable again from `due`."""
+
+    kind: Kind
+    tasks: int
+    due: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class WorkStatus:
     """What is left to do in an AOI, as a worker loop sees it."""
 
@@ -233,6 +254,9 @@ class WorkStatus:
     next_due: datetime | None
     # PENDING tasks that cannot run yet (their scene or previous tile is not DONE).
     waiting: int
+    # Who holds the `leased` tasks, and the `delayed` ones per kind: why work waits.
+    holders: tuple[LeaseHolder, ...] = ()
+    delays: tuple[Delay, ...] = ()
 
     @property
     def active(self) -> bool:

@@ -45,6 +45,7 @@ from geocube_ingest.workflow.models import (
     Tile,
     WorkStatus,
 )
+from geocube_ingest.workflow.slots import ProviderSlots
 from geocube_ingest.workflow.tables import AOIRow, EventRow, SceneRow, TileRow
 from geocube_ingest.workflow.transitions import Changes, Ref
 
@@ -412,6 +413,18 @@ class Workflow:
             return 0
         with database.transaction(self._sessions) as session:
             return leases.release(session, owners)
+
+    def give_back(self, held: Sequence[Lease]) -> int:
+        """Hand out again at once tasks we claimed but will not run (the process is stopping)."""
+        if not held:
+            return 0
+        with database.transaction(self._sessions) as session:
+            return sum(leases.give_back(session, lease, None) for lease in held)
+
+    @property
+    def slots(self) -> ProviderSlots:
+        """Download provider slots shared by every process using this database."""
+        return ProviderSlots(self._sessions, self.settings.workflow.lease_seconds)
 
     def heartbeat(self, held: Sequence[Lease], lease_seconds: float | None = None) -> list[Lease | None]:
         """Extend leases; a None in the answer means that task is no longer ours: stop working on it."""
