@@ -65,6 +65,11 @@ class TemporaryError(TaskError):
 
     http_status = 503
 
+    def __init__(self, message: str = "", retry_after: float | None = None):
+        super().__init__(message)
+        # Seconds the service asked us to wait (Retry-After), when it said.
+        self.retry_after = retry_after
+
 
 class RetriableError(TaskError):
     """The job failed but may succeed on retry: RETRY when the payload is retriable, else FAILED."""

@@ -43,6 +43,17 @@ class WorkflowSettings(BaseModel):
         description="How long a task given back after a temporary error waits before it can be claimed again.",
     )
     claim_batch: int = Field(default=50, ge=1, description="How many tasks a worker claims at once.")
+    max_temporary_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="Temporary failures in a row after which a task counts as failed: against its "
+        "retry_count, then RETRY (or FAILED when the payload is not retriable).",
+    )
+    max_temporary_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Same bound in time: since the first temporary failure in a row.",
+    )
 
 
 # Catalogue presets: name -> (kind, url). Their collection mappings live in geocube_ingest/catalogue/providers.
@@ -244,6 +255,11 @@ class IndexSettings(BaseModel):
     stac_api_url: str | None = Field(default=None, description="Push items to this STAC API (transactions extension).")
     stac_api_token: SecretStr | None = Field(default=None, description="Bearer token for the STAC API.")
     stac_api_timeout_seconds: float = Field(default=30.0, gt=0, description="Timeout of one STAC API request.")
+    stac_api_max_retries: int = Field(default=3, ge=0, description="Retries of a push answered 429/5xx or cut off.")
+    stac_api_backoff_seconds: float = Field(default=1.0, ge=0, description="First back-off of a push; doubled.")
+    stac_api_backoff_max_seconds: float = Field(
+        default=30.0, ge=0, description="Longest back-off of a push (a longer Retry-After gives up: temporary)."
+    )
 
 
 class ApiSettings(BaseModel):

@@ -56,10 +56,15 @@ def protocol_of(url: str) -> str:
     return url.split("://", 1)[0].lower() if "://" in url else "file"
 
 
-def storage_options(url: str, settings: Settings | None = None) -> dict[str, Any]:
-    """fsspec options for `url`'s protocol, taken from settings (never from payloads)."""
+def storage_options(url: str, settings: Settings | None = None, timeout: float | None = None) -> dict[str, Any]:
+    """fsspec options for `url`'s protocol, taken from settings (never from payloads).
+
+    `timeout` bounds each connect and each read of http(s) (default: the download timeouts).
+    """
     settings = settings or get_settings()
     protocol = protocol_of(url)
+    if protocol in _READ_ONLY_PROTOCOLS:
+        return {"client_kwargs": {"timeout": http_timeout(settings, timeout)}}
     if protocol in ("s3", "s3a"):
         s3 = settings.s3
         options: dict[str, Any] = {}
@@ -94,11 +99,22 @@ def storage_options(url: str, settings: Settings | None = None) -> dict[str, Any
     return {}
 
 
-def filesystem(url: str, settings: Settings | None = None) -> tuple[fsspec.AbstractFileSystem, str]:
-    """The filesystem serving `url` and the path within it."""
+def http_timeout(settings: Settings, timeout: float | None = None) -> Any:
+    """aiohttp's timeouts for fsspec's HTTP filesystem: without them a silent server blocks for 5 minutes."""
+    import aiohttp
+
+    d = settings.download
+    read = timeout or d.timeout_seconds
+    return aiohttp.ClientTimeout(total=None, sock_connect=min(read, d.connect_timeout_seconds), sock_read=read)
+
+
+def filesystem(
+    url: str, settings: Settings | None = None, timeout: float | None = None
+) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem serving `url` and the path within it (`timeout`: see storage_options)."""
     if not url:
         raise InvalidInput("empty storage URL")
-    options = storage_options(url, settings)
+    options = storage_options(url, settings, timeout)
     if protocol_of(url) in ("gs", "gcs") and options.get("endpoint_url"):
         # A custom endpoint (emulator, private gateway) speaks JSON only: gcsfs' experimental
         # zonal/HNS class would wait a minute on gRPC calls it cannot answer.

@@ -3,12 +3,14 @@
 Names follow the missions' conventions:
 - Sentinel-1 `MMM_BB_TTTR_LFPP_YYYYMMDDTHHMMSS_YYYYMMDDTHHMMSS_OOOOOO_DDDDDD_CCCC`
 - Sentinel-2 `MMM_MSIXXX_YYYYMMDDTHHMMSS_Nxxyy_ROOO_Txxxxx_<discriminator>`
-- Landsat `LXSS_LLLL_PPPRRR_YYYYMMDD[_yyyymmdd]_CC_TX`
+- Landsat `LXSS_LLLL_PPPRRR_YYYYMMDD_yyyymmdd_CC_TX` (some catalogues leave out the processing date
+  `yyyymmdd` or add `_SR`/`_ST`: see landsat_product_id)
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from geocube_ingest.payload import Constellation
@@ -37,6 +39,29 @@ S1_POLARISATIONS = {
     "HV": "HV",
     "VH": "VH",
 }
+
+
+def landsat_product_id(name: str, evidence: Iterable[str] = ()) -> str:
+    """The full Collection 2 product id (`LC08_L2SP_028030_20200114_20200824_02_T1`) of a Landsat item name.
+
+    Catalogues name one product differently: USGS items add `_SR`/`_ST` (one item per
+    product family), Planetary Computer and Earth Search leave out the processing date. The
+    date is restored from the first `evidence` text (asset hrefs, links...) that spells this
+    product's full id; a name that is not a Landsat product id is returned as is.
+    """
+    m = LANDSAT_NAME.match(name)
+    if not m:
+        return name
+    if m["processed"]:
+        return m.group(0)
+    full = re.compile(
+        rf"{m['sensor']}{m['satellite']}_{m['level']}_{m['path']}{m['row']}_{m['date']}_\d{{8}}_"
+        rf"{m['collection']}_{m['tier']}"
+    )
+    for text in evidence:
+        if found := full.search(text):
+            return found.group(0)
+    return m.group(0)
 
 
 def strip_extension(name: str) -> str:

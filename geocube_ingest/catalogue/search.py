@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from geocube_ingest.catalogue.filters import UnsupportedQuery
 from geocube_ingest.catalogue.models import CatalogueScene, Progress, SceneSearch
 from geocube_ingest.catalogue.providers import SceneQuery, SearchProvider, configured_providers
 from geocube_ingest.catalogue.refine import refine
@@ -83,10 +84,20 @@ def finish_scene(scene: CatalogueScene, payload: Payload) -> CatalogueScene:
     return scene
 
 
+def serving(providers: Sequence[SearchProvider], query: SceneQuery) -> list[SearchProvider]:
+    """The providers holding the query's constellation (no Landsat API is asked for Sentinel-2)."""
+    found = [p for p in providers if p.serves(query.constellation)]
+    if not found:
+        wanted = query.constellation.value
+        raise SearchUnsupported([(p.name, UnsupportedQuery(f"no {wanted} collection")) for p in providers])
+    return found
+
+
 def search_with(
     providers: Sequence[SearchProvider], payload: Payload, query: SceneQuery, progress: Progress | None = None
 ) -> SceneSearch:
     errors: list[tuple[str, BaseException]] = []
+    providers = serving(providers, query)
     for number, provider in enumerate(providers):
         if progress:
             progress(number, len(providers), f"searching {provider.name}")

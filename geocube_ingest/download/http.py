@@ -1,28 +1,25 @@
-"""HTTP for providers: retries with back-off, redirects that keep credentials where trusted,
-and streamed downloads that are verified before they are given a final name.
+"""HTTP for providers: the shared retry policy, credentials kept to trusted hosts across
+redirects, and streamed downloads that are verified before they are given a final name.
 
-- 408, 425, 429, 5xx, time-outs and dropped connections are temporary: retried with an
-  exponential back-off (Retry-After honoured, capped); when retries run out the caller
-  gets a TemporaryError (the task is given back, not failed).
-- 401 asks the credentials for a fresh token once, then is fatal; 403 is fatal; 404 and
-  410 mean "not found" (the next provider is tried); any other 4xx is fatal.
-- Redirects are followed by hand: the Authorization header goes to the original host
-  and to `auth_domains` only (a signed storage URL must not receive it).
-- A download streams to `<target>.part`, resumes with a Range request after a dropped
-  connection when the server allows it, is checked (size, MD5) and only then renamed.
+- Retries follow geocube_ingest.retry (408/425/429/5xx with Retry-After, cut transfers);
+  when they run out, or the server cannot be reached, the caller gets a TemporaryError
+  (the task is given back, not failed).
+- 401 asks the credentials for a fresh token once (an httpx Auth flow), then is fatal;
+  403 is fatal; 404 and 410 mean "not found" (the next provider is tried); any other 4xx
+  is fatal.
+- httpx follows redirects; the Authorization header goes to the request's first host and
+  to `auth_domains` only, on every hop (a signed storage URL must not receive it).
+- A download streams to `<target>.part`, resumes with a Range request when the body is cut
+  or stops flowing (the read timeout), is checked (size, MD5) and only then renamed.
 """
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import os
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -30,6 +27,7 @@ from geocube_ingest.download.providers.base import ProductNotFound, Progress
 from geocube_ingest.download.redact import Redactor, install_log_filters, redact_url
 from geocube_ingest.download.verify import VerificationError, md5_of
 from geocube_ingest.errors import FatalError, TemporaryError
+from geocube_ingest.retry import Retryable, RetryPolicy, check_status, gave_up, transport_error
 from geocube_ingest.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,11 +35,10 @@ install_log_filters()
 
 T = TypeVar("T")
 
-TEMPORARY_STATUSES = frozenset({408, 425, 429})
 NOT_FOUND_STATUSES = frozenset({404, 410})
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
 USER_AGENT = "geocube-ingest"
+_ORIGIN = "geocube_ingest.origin"  # request extension: the host a request was first sent to
 
 
 class Credentials(Protocol):
@@ -68,59 +65,53 @@ class StaticBearer:
         return False
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    max_retries: int = 3
-    backoff: float = 2.0
-    backoff_max: float = 120.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RetryPolicy:
-        d = settings.download
-        return cls(d.max_retries, d.backoff_seconds, d.backoff_max_seconds)
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before retry number `attempt` (1-based)."""
-        wanted = retry_after if retry_after is not None else self.backoff * 2 ** (attempt - 1)
-        return max(0.0, min(wanted, self.backoff_max))
-
-
-class _Temporary(Exception):
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class _Corrupt(Exception):
-    """The transfer completed but the file is not the product (size or checksum)."""
-
-
-class _Unauthorized(Exception):
-    pass
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    parsed = email.utils.parsedate_to_datetime(value) if value else None
-    if parsed is None:
-        return None
-    return max(0.0, parsed.timestamp() - time.time())
-
-
-def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
-
-
 def _domain_match(host: str, domains: Iterable[str]) -> bool:
     return any(host == d or host.endswith("." + d) for d in (d.lower().lstrip(".") for d in domains))
 
 
+class ScopedAuth(httpx.Auth):
+    """Credentials for the host a request is sent to and for `auth_domains`, nowhere else.
+
+    The flow notes the first host and, after a 401, asks the credentials for a fresh token
+    once. `place` is a request hook: httpx calls it on every hop of a redirect chain, where
+    it sets the header on trusted hosts and removes it from any other.
+    """
+
+    def __init__(self, credentials: Credentials, auth_domains: Iterable[str], redactor: Redactor):
+        self.credentials = credentials
+        self.auth_domains = tuple(auth_domains)
+        self.redactor = redactor
+
+    def __repr__(self) -> str:
+        return f"ScopedAuth(domains={self.auth_domains!r})"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.extensions = {**request.extensions, _ORIGIN: (request.url.host or "").lower()}
+        response = yield request
+        if response.status_code == 401 and self.credentials.refresh():
+            log.info("credentials refreshed after HTTP 401 from %s", redact_url(str(response.request.url)))
+            yield request
+
+    def place(self, request: httpx.Request) -> None:
+        origin = request.extensions.get(_ORIGIN)
+        if origin is None:  # not sent through this auth (e.g. auth=None)
+            return
+        host = (request.url.host or "").lower()
+        if host == origin or _domain_match(host, self.auth_domains):
+            value = self.credentials.authorization()
+            if value:
+                self.redactor.add(value.split(" ", 1)[-1])
+                request.headers["Authorization"] = value
+                return
+        request.headers.pop("Authorization", None)
+
+
+class _Corrupt(Retryable):
+    """The transfer completed but the file is not the product (size or checksum)."""
+
+
 class HttpClient:
-    """One provider's HTTP connection pool, with its retry policy and credentials."""
+    """One provider's HTTP connection pool, with the retry policy and its credentials."""
 
     def __init__(
         self,
@@ -133,15 +124,20 @@ class HttpClient:
         policy: RetryPolicy | None = None,
     ):
         d = settings.download
-        self.policy = policy or RetryPolicy.from_settings(settings)
+        self.policy = policy or RetryPolicy.for_download(settings)
         self.chunk_bytes = d.chunk_bytes
         self.credentials = credentials
         self.auth_domains = tuple(auth_domains)
         self.redactor = redactor or Redactor()
+        self.auth = ScopedAuth(credentials, self.auth_domains, self.redactor) if credentials is not None else None
         self._client = httpx.Client(
+            # Connect, read (a body that stops flowing), write and pool waits are all bounded.
             timeout=httpx.Timeout(timeout or d.timeout_seconds, connect=d.connect_timeout_seconds),
-            follow_redirects=False,
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
             headers={"User-Agent": USER_AGENT},
+            auth=self.auth,
+            event_hooks={"request": [self.auth.place]} if self.auth is not None else None,
         )
 
     def __repr__(self) -> str:
@@ -159,75 +155,53 @@ class HttpClient:
     # -- requests ---------------------------------------------------------------------
 
     def _send(
-        self, method: str, url: str, *, headers: dict[str, str] | None = None, stream: bool = False, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        stream: bool = False,
+        credentials: bool = True,
+        **kwargs: Any,
     ) -> httpx.Response:
-        """Send with manual redirects; transport failures become _Temporary."""
-        origin = _host(url)
-        current = url
-        for _ in range(MAX_REDIRECTS + 1):
-            request_headers = dict(headers or {})
-            host = _host(current)
-            if self.credentials is not None and (host == origin or _domain_match(host, self.auth_domains)):
-                value = self.credentials.authorization()
-                if value:
-                    self.redactor.add(value.split(" ", 1)[-1])
-                    request_headers["Authorization"] = value
-            try:
-                request = self._client.build_request(method, current, headers=request_headers, **kwargs)
-                response = self._client.send(request, stream=stream)
-            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-                raise FatalError(f"cannot download {redact_url(current)}: {exc}") from None
-            except httpx.TransportError as exc:
-                raise _Temporary(f"{type(exc).__name__} on {redact_url(current)}: {exc}") from None
-            if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
-                response.close()
-                current = urljoin(current, response.headers["location"])
-                if response.status_code == 303:
-                    method = "GET"
-                    kwargs.pop("data", None)
-                    kwargs.pop("content", None)
-                continue
-            return response
-        raise FatalError(f"too many redirects from {redact_url(url)}")
+        """Send (redirects followed); transport failures become Retryable or TemporaryError."""
+        try:
+            request = self._client.build_request(method, url, headers=headers, **kwargs)
+            if credentials:
+                return self._client.send(request, stream=stream)
+            return self._client.send(request, stream=stream, auth=None)
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise FatalError(f"cannot download {redact_url(url)}: {exc}") from None
+        except httpx.TooManyRedirects:
+            raise FatalError(f"too many redirects from {redact_url(url)}") from None
+        except httpx.TransportError as exc:
+            where = redact_url(str(exc.request.url)) if _has_request(exc) else redact_url(url)
+            raise transport_error(exc, f"{type(exc).__name__} on {where}: {self.redactor.clean(str(exc))}") from None
 
     def _check(self, response: httpx.Response, what: str) -> None:
         status = response.status_code
         if status < 300:
             return
         where = redact_url(str(response.request.url))
-        if status in TEMPORARY_STATUSES or status >= 500:
-            raise _Temporary(f"HTTP {status} from {where}", _retry_after(response))
+        check_status(response, where)
         if status in NOT_FOUND_STATUSES:
             raise ProductNotFound(f"{what}: not found (HTTP {status} from {where})")
         if status == 401:
-            raise _Unauthorized(f"HTTP 401 from {where}")
+            raise FatalError(f"{what}: access refused (HTTP 401 from {where}); check the provider's credentials")
         if status == 403:
             raise FatalError(f"{what}: access forbidden (HTTP 403 from {where})")
         raise FatalError(f"{what}: HTTP {status} from {where}")
 
     def _retrying(self, what: str, action: Callable[[], T]) -> T:
-        """Run `action` until it succeeds, retrying temporary failures with back-off."""
-        refreshed = False
-        attempt = 0
-        while True:
-            try:
-                return action()
-            except _Unauthorized as exc:
-                if not refreshed and self.credentials is not None and self.credentials.refresh():
-                    refreshed = True
-                    log.info("%s: credentials refreshed after HTTP 401", what)
-                    continue
-                raise FatalError(f"{what}: access refused ({exc}); check the provider's credentials") from None
-            except (_Temporary, _Corrupt) as exc:
-                attempt += 1
-                if attempt > self.policy.max_retries:
-                    message = f"{what}: {exc} (gave up after {attempt} attempts)"
-                    if isinstance(exc, _Corrupt):
-                        raise VerificationError(message) from None
-                    raise TemporaryError(message) from None
-                delay = self.policy.delay(attempt, exc.retry_after if isinstance(exc, _Temporary) else None)
-                log.info("%s: %s; retry %d in %.1f s", what, self.redactor.clean(str(exc)), attempt, delay)
-                time.sleep(delay)
+        """Run `action` under the retry policy; what is left when retries run out is temporary."""
+        try:
+            return self.policy.call(action, what=what, clean=self.redactor.clean)
+        except _Corrupt as exc:
+            raise VerificationError(f"{what}: {exc} {gave_up(exc)}") from None
+        except Retryable as exc:
+            raise TemporaryError(f"{what}: {self.redactor.clean(str(exc))} {gave_up(exc)}", exc.retry_after) from None
+        except TemporaryError as exc:  # unreachable, or silent: not retried
+            raise TemporaryError(f"{what}: {exc}", exc.retry_after) from None
 
     def get_json(self, url: str, *, what: str = "request", params: dict[str, str] | None = None) -> Any:
         def action() -> Any:
@@ -236,7 +210,7 @@ class HttpClient:
                 self._check(response, what)
                 return response.json()
             except ValueError:
-                raise _Temporary(f"invalid JSON from {redact_url(url)}") from None
+                raise Retryable(f"invalid JSON from {redact_url(url)}") from None
             finally:
                 response.close()
 
@@ -246,14 +220,8 @@ class HttpClient:
         """POST a form (no credentials header: token endpoints take them in the body)."""
 
         def action() -> httpx.Response:
-            try:
-                request = self._client.build_request("POST", url, data=data, headers={"Accept": "application/json"})
-                response = self._client.send(request)
-            except httpx.TransportError as exc:
-                raise _Temporary(f"{type(exc).__name__} on {redact_url(url)}") from None
-            if response.status_code in TEMPORARY_STATUSES or response.status_code >= 500:
-                raise _Temporary(f"HTTP {response.status_code} from {redact_url(url)}", _retry_after(response))
-            return response
+            response = self._send("POST", url, data=data, headers={"Accept": "application/json"}, credentials=False)
+            return check_status(response, redact_url(url))
 
         return self._retrying(what, action)
 
@@ -342,9 +310,9 @@ class _Transfer:
         try:
             start = int(content_range.split(" ", 1)[1].split("-", 1)[0])
         except (IndexError, ValueError):
-            raise _Temporary(f"invalid Content-Range {content_range!r}") from None
+            raise Retryable(f"invalid Content-Range {content_range!r}") from None
         if start != self.received:
-            raise _Temporary(f"the server resumed at byte {start} instead of {self.received}")
+            raise Retryable(f"the server resumed at byte {start} instead of {self.received}")
         return True
 
     def _total(self, response: httpx.Response, append: bool) -> int | None:
@@ -363,7 +331,8 @@ class _Transfer:
                         self.progress(self.received, total)
             except httpx.TransportError as exc:
                 out.flush()
-                raise _Temporary(
+                # The server answered, then the body was cut or stopped flowing: resume.
+                raise Retryable(
                     f"{type(exc).__name__} after {self.received} bytes of {redact_url(self.url)}: "
                     f"{self.client.redactor.clean(str(exc))}"
                 ) from None
@@ -373,7 +342,7 @@ class _Transfer:
     def _finish(self, total: int | None) -> int:
         size = self.part.stat().st_size
         if total is not None and size < total:
-            raise _Temporary(f"connection closed after {size} of {total} bytes")
+            raise Retryable(f"connection closed after {size} of {total} bytes")
         if total is not None and size != total:
             self._restart()
             raise _Corrupt(f"received {size} bytes, the server announced {total}")
@@ -392,3 +361,11 @@ class _Transfer:
         self.received = 0
         self.resumable = False
         self.part.unlink(missing_ok=True)
+
+
+def _has_request(exc: httpx.TransportError) -> bool:
+    try:
+        exc.request  # noqa: B018 (raises when the error was not tied to a request)
+    except RuntimeError:
+        return False
+    return True

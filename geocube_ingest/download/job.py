@@ -108,7 +108,8 @@ def _combined_error(name: str, results: list[ProviderResult]) -> TaskError:
     """One error for the whole scene: temporary wins (try later), then fatal, then not found."""
     details = "; ".join(f"{r.provider}: {r.kind.value}: {r.message}" for r in results)
     if any(r.kind is ResultKind.TEMPORARY for r in results):
-        return TemporaryError(f"{name}: no provider could deliver it for now ({details})")
+        waits = [r.error.retry_after for r in results if isinstance(r.error, TemporaryError) and r.error.retry_after]
+        return TemporaryError(f"{name}: no provider could deliver it for now ({details})", max(waits, default=None))
     fatal = next((r for r in results if r.kind is ResultKind.FATAL), None)
     if fatal is not None:
         cls = type(fatal.error) if isinstance(fatal.error, FatalError | RetriableError) else FatalError
@@ -227,6 +228,8 @@ def download_scene(
             finally:
                 if not settings.download.keep_work_dir:
                     shutil.rmtree(work_dir, ignore_errors=True)
+    except TemporaryError as exc:
+        outcome = Outcome.from_error(TemporaryError(redactor.clean(str(exc)), exc.retry_after), is_retriable)
     except TaskError as exc:
         outcome = Outcome.from_error(type(exc)(redactor.clean(str(exc))), is_retriable)
     except Exception as exc:

@@ -35,11 +35,12 @@ from shapely.geometry import mapping
 from sqlalchemy import delete, select
 
 from geocube_ingest import database, storage
-from geocube_ingest.errors import InvalidInput, NotFound, TemporaryError
+from geocube_ingest.errors import InvalidInput, NotFound
 from geocube_ingest.index.base import IndexedDataset, Instance, Record, Variable, check_name
 from geocube_ingest.index.embedded import EmbeddedIndex
 from geocube_ingest.index.rasters import epsg_of
 from geocube_ingest.index.tables import StacItemRow
+from geocube_ingest.retry import RetryPolicy
 from geocube_ingest.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -422,7 +423,9 @@ def push_to_api(
     """Create or update the collection and items on `settings.index.stac_api_url`; how many items were sent.
 
     POST creates; a 409 (it exists) is followed by a PUT that replaces it, so pushing twice
-    is harmless. 5xx and network errors are temporary; other refusals are input errors.
+    is harmless. Requests follow the shared retry policy (429/5xx after Retry-After, cut
+    connections); what is left of them, a silent or unreachable API, is temporary; other
+    refusals are input errors.
     """
     settings = settings or get_settings()
     base = settings.index.stac_api_url
@@ -433,42 +436,40 @@ def push_to_api(
         headers["Authorization"] = f"Bearer {settings.index.stac_api_token.get_secret_value()}"
     own = client is None
     http = client or httpx.Client(base_url=base.rstrip("/"), timeout=settings.index.stac_api_timeout_seconds)
+    api = _StacApi(http, headers, RetryPolicy.for_stac_api(settings))
     try:
         body = {**collection, "links": []}
-        _upsert(http, "/collections", f"/collections/{collection['id']}", body, headers)
+        api.upsert("/collections", f"/collections/{collection['id']}", body)
         for item in items:
             document = item.to_dict(include_self_link=False, transform_hrefs=False)
             document["links"] = []
             path = f"/collections/{collection['id']}/items"
-            _upsert(http, path, f"{path}/{item.id}", document, headers)
+            api.upsert(path, f"{path}/{item.id}", document)
         return len(items)
     finally:
         if own:
             http.close()
 
 
-def _upsert(http: httpx.Client, create: str, replace: str, body: dict[str, Any], headers: dict[str, str]) -> None:
-    response = _send(http, "POST", create, body, headers)
-    if response.status_code == 409:
-        response = _send(http, "PUT", replace, body, headers)
-    if response.status_code >= 400:
-        raise InvalidInput(f"STAC API refused {body.get('id')!r}: HTTP {response.status_code} {response.text[:200]}")
+@dataclass(frozen=True, slots=True)
+class _StacApi:
+    http: httpx.Client
+    headers: dict[str, str]
+    policy: RetryPolicy
 
+    def upsert(self, create: str, replace: str, body: dict[str, Any]) -> None:
+        response = self.send("POST", create, body)
+        if response.status_code == 409:
+            response = self.send("PUT", replace, body)
+        if response.status_code >= 400:
+            raise InvalidInput(
+                f"STAC API refused {body.get('id')!r}: HTTP {response.status_code} {response.text[:200]}"
+            )
 
-def _send(
-    http: httpx.Client, method: str, path: str, body: dict[str, Any], headers: dict[str, str], tries: int = 3
-) -> httpx.Response:
-    error = ""
-    for _ in range(tries):
-        try:
-            response = http.request(method, path, json=body, headers=headers)
-        except httpx.TransportError as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            continue
-        if response.status_code < 500 and response.status_code not in (408, 429):
-            return response
-        error = f"HTTP {response.status_code}"
-    raise TemporaryError(f"STAC API {method} {path} failed after {tries} tries ({error})")
+    def send(self, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
+        return self.policy.send(
+            f"STAC API {method} {path}", lambda: self.http.request(method, path, json=body, headers=self.headers)
+        )
 
 
 def read_items(href: str, settings: Settings | None = None) -> list[pystac.Item]:

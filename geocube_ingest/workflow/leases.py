@@ -104,13 +104,14 @@ def heartbeat(session: Session, lease: Lease, lease_seconds: float, now: datetim
     return Lease(lease.kind, lease.id, lease.token, lease.owner, expires, lease.aoi, lease.source_id)
 
 
-def give_back(session: Session, lease: Lease, not_before: datetime | None) -> bool:
-    """Release the task: claimable again from `not_before` (a temporary failure), or now."""
+def give_back(session: Session, lease: Lease, not_before: datetime | None, **values: Any) -> bool:
+    """Release the task: claimable again from `not_before` (a temporary failure), or now;
+    `values`: more columns."""
     table = SceneRow if lease.kind == "scene" else TileRow
     result = session.execute(
         update(table)
         .where(table.id == lease.id, table.attempt == lease.token, table.status == Status.PENDING.value)
-        .values(lease_owner=None, lease_expires_at=not_before)
+        .values(lease_owner=None, lease_expires_at=not_before, **values)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -138,6 +138,8 @@ class Outcome:
     message: str = ""
     # TEMPORARY only: seconds before the task may be claimed again (settings default when None).
     delay: float | None = None
+    # TEMPORARY only: what it counts as once temporary failures pass the workflow's bounds.
+    exhausted: Literal["RETRY", "FAILED"] = "RETRY"
 
     @classmethod
     def done(cls, message: str = "") -> Outcome:
@@ -152,15 +154,16 @@ class Outcome:
         return cls("FAILED", message)
 
     @classmethod
-    def temporary(cls, message: str, delay: float | None = None) -> Outcome:
-        return cls("TEMPORARY", message, delay)
+    def temporary(cls, message: str, delay: float | None = None, *, is_retriable: bool = True) -> Outcome:
+        return cls("TEMPORARY", message, delay, "RETRY" if is_retriable else "FAILED")
 
     @classmethod
     def from_error(cls, error: BaseException, is_retriable: bool) -> Outcome:
-        """SPEC section 5/6: temporary errors give the task back; `is_retriable` decides RETRY vs FAILED."""
+        """SPEC section 5/6: temporary errors give the task back (after the service's Retry-After,
+        when it gave one), until they pass the workflow's bounds; `is_retriable` decides RETRY vs FAILED."""
         message = str(error) or type(error).__name__
         if isinstance(error, TemporaryError):
-            return cls.temporary(message)
+            return cls.temporary(message, getattr(error, "retry_after", None), is_retriable=is_retriable)
         if isinstance(error, FatalError) or not is_retriable:
             return cls.failed(message)
         return cls.retry(message)

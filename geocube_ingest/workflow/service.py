@@ -14,7 +14,6 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -28,7 +27,7 @@ from geocube_ingest.payload import NAME_PATTERN
 from geocube_ingest.settings import Settings, get_settings
 from geocube_ingest.status import Status
 from geocube_ingest.workflow import ingest as ingest_ops
-from geocube_ingest.workflow import leases, queries, render, transitions
+from geocube_ingest.workflow import leases, queries, render, temporary, transitions
 from geocube_ingest.workflow.models import (
     AOIInfo,
     AOISummary,
@@ -455,15 +454,11 @@ class Workflow:
                 seen.add(key)
                 accepted[i] = True
                 if outcome.kind == "TEMPORARY":
-                    delay = (
-                        outcome.delay
-                        if outcome.delay is not None
-                        else self.settings.workflow.temporary_retry_delay_seconds
-                    )
-                    leases.give_back(session, lease, ch.now + timedelta(seconds=delay))
-                    ch.event(lease.kind, ref[0], Status.PENDING, f"temporary failure, retried later: {outcome.message}")
-                else:
-                    groups[(lease.kind, outcome.kind)].append((ref[0], outcome))
+                    counted = temporary.give_back_or_escalate(ch, lease, ref[0], outcome, self.settings.workflow)
+                    if counted is None:
+                        continue
+                    outcome = counted
+                groups[(lease.kind, outcome.kind)].append((ref[0], outcome))
             for (kind, what), items in groups.items():
                 self._apply_outcomes(ch, kind, what, items)
         return accepted

@@ -33,6 +33,19 @@ class LeaseColumns:
     attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
+class TemporaryColumns:
+    """Temporary failures in a row since the last status change, and when the first was reported
+    (geocube_ingest.workflow.temporary bounds them)."""
+
+    temporary_failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    temporary_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    @staticmethod
+    def reset_values() -> dict[str, Any]:
+        """What ends a run of temporary failures: merged into every status UPDATE (transitions.set_status)."""
+        return {"temporary_failures": 0, "temporary_since": None}
+
+
 class AOIRow(WorkflowBase):
     __tablename__ = "aoi"
 
@@ -42,7 +55,7 @@ class AOIRow(WorkflowBase):
     geometry: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class SceneRow(LeaseColumns, WorkflowBase):
+class SceneRow(LeaseColumns, TemporaryColumns, WorkflowBase):
     __tablename__ = "scene"
     __table_args__ = (
         UniqueConstraint("aoi_id", "source_id"),
@@ -64,7 +77,7 @@ class SceneRow(LeaseColumns, WorkflowBase):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
-class TileRow(LeaseColumns, WorkflowBase):
+class TileRow(LeaseColumns, TemporaryColumns, WorkflowBase):
     __tablename__ = "tile"
     __table_args__ = (
         UniqueConstraint("scene_id", "source_id"),

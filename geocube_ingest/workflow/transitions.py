@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from geocube_ingest.errors import TransitionRefused
 from geocube_ingest.status import Status
 from geocube_ingest.workflow.models import Kind
-from geocube_ingest.workflow.tables import EventRow, SceneRow, TileRow
+from geocube_ingest.workflow.tables import EventRow, SceneRow, TemporaryColumns, TileRow
 
 CHUNK = 5000
 
@@ -109,6 +109,7 @@ def set_status(
         "lease_expires_at": None,
         "attempt": table.attempt + 1,
         "updated_at": ch.now,
+        **TemporaryColumns.reset_values(),
         **extra,
     }
     if message is not None:
@@ -188,6 +189,7 @@ def retry_or_redispatch(ch: Changes, kind: Kind, refs: Sequence[Ref], message: s
                     lease_expires_at=None,
                     attempt=table.attempt + 1,
                     updated_at=ch.now,
+                    **TemporaryColumns.reset_values(),
                 )
                 .execution_options(synchronize_session=False)
             )

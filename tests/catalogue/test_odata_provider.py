@@ -157,6 +157,6 @@ def test_unreachable_is_temporary(odata_pages) -> None:
 
 def test_landsat_is_not_in_the_odata_catalogue(serve) -> None:
     replay, settings = odata(serve, {})
-    with pytest.raises(SearchUnsupported, match="no LANDSAT89 collection in the Copernicus Data Space OData API"):
+    with pytest.raises(SearchUnsupported, match="cdse-odata: no LANDSAT89 collection"):
         search_scenes(payload(scene_type={"constellation": "landsat89"}), settings=settings)
     assert replay.server.requests == []

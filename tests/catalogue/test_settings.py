@@ -9,9 +9,9 @@ from pydantic import ValidationError
 
 from geocube_ingest.catalogue.providers import configured_providers, make_provider
 from geocube_ingest.catalogue.providers.cdse_odata import CdseODataProvider
-from geocube_ingest.catalogue.providers.http import RetryPolicy
 from geocube_ingest.catalogue.providers.stac import StacProvider
 from geocube_ingest.errors import InvalidInput
+from geocube_ingest.retry import RetryPolicy
 from geocube_ingest.settings import (
     DEFAULT_CATALOGUE_ORDER,
     CatalogueProviderSettings,
@@ -81,9 +81,8 @@ def test_names_are_unique_and_kinds_known() -> None:
         configured_providers(Settings(catalogue=CatalogueSettings(providers=[])))
 
 
-def test_retry_policy() -> None:
-    policy = RetryPolicy.from_settings(CatalogueSettings(backoff_seconds=1, backoff_max_seconds=5))
-    assert [policy.delay(n) for n in range(4)] == [1, 2, 4, 5]
-    assert policy.delay(0, "3") == 3 and policy.delay(0, "600") == 5
-    retry = policy.urllib3()
-    assert 429 in retry.status_forcelist and 400 not in retry.status_forcelist and retry.allowed_methods is None
+def test_retry_policy_comes_from_the_catalogue_settings() -> None:
+    settings = Settings(catalogue=CatalogueSettings(max_retries=2, backoff_seconds=1, backoff_max_seconds=5))
+    policy = RetryPolicy.for_catalogue(settings)
+    assert (policy.max_retries, policy.backoff, policy.backoff_max) == (2, 1, 5)
+    assert [policy.delay(n) for n in range(1, 5)] == [1, 2, 4, 5]

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from geocube_ingest.download.http import HttpClient, RetryPolicy, StaticBearer
+from geocube_ingest.download.http import HttpClient, StaticBearer
 from geocube_ingest.download.providers import ProductNotFound
 from geocube_ingest.download.verify import VerificationError
 from geocube_ingest.errors import FatalError, TemporaryError
+from geocube_ingest.retry import RetryPolicy
 from geocube_ingest.settings import Settings
 from tests.download.conftest import make_settings
 from tests.download.servers import FileServer

@@ -2,7 +2,8 @@
 
 It implements the extension's create/update endpoints for collections and items (POST →
 201, or 409 when it exists; PUT replaces; 404 for an unknown collection), bearer-token
-auth, and can answer 503 a given number of times to exercise retries. Stores in memory.
+auth, and can answer 503 (or another status, with headers) a given number of times to exercise
+retries. Stores in memory.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class StacApi:
     collections: dict[str, dict[str, Any]] = field(default_factory=dict)
     items: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     fail_next: int = 0
+    fail_status: int = 503
+    fail_headers: dict[str, str] = field(default_factory=dict)
     posts: int = 0
     puts: int = 0
 
@@ -37,7 +40,7 @@ def build_app(state: StacApi) -> FastAPI:
     async def guard(request: Request, call_next: Any) -> Any:
         if state.fail_next > 0:
             state.fail_next -= 1
-            return JSONResponse({"detail": "busy"}, status_code=503)
+            return JSONResponse({"detail": "busy"}, status_code=state.fail_status, headers=state.fail_headers)
         if request.headers.get("authorization") != f"Bearer {state.token}":
             return JSONResponse({"detail": "unauthorized"}, status_code=401)
         return await call_next(request)

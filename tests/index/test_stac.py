@@ -10,9 +10,13 @@ classes and by loading the items with odc-stac and stackstac.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import odc.stac
@@ -33,6 +37,7 @@ from geocube_ingest.settings import IndexSettings, Settings
 from tests.index.conftest import new_record
 from tests.index.layers import ALL, NDVI, RAIN, SIGMA0, LayerSpec, prepare, real_values, write_layer
 from tests.index.stac_api import StacApi, running_stac_api
+from tests.silent import Mode, silent_server
 
 AOI = "Toulouse"
 
@@ -196,8 +201,9 @@ def test_publishing_to_object_storage_goes_through_storage(published: Published,
 # -- STAC API ----------------------------------------------------------------------------------
 
 
-def _with_api(settings: Settings, url: str, token: str) -> Settings:
-    index = IndexSettings.model_validate({**settings.index.model_dump(), "stac_api_url": url, "stac_api_token": token})
+def _with_api(settings: Settings, url: str, token: str, **more: Any) -> Settings:
+    values = {"stac_api_url": url, "stac_api_token": token, "stac_api_backoff_seconds": 0.01, **more}
+    index = IndexSettings.model_validate({**settings.index.model_dump(), **values})
     return settings.model_copy(update={"index": index})
 
 
@@ -233,7 +239,39 @@ def test_a_refused_push_names_the_problem_without_the_token(published: Published
 def test_an_unavailable_stac_api_is_a_temporary_error(published: Published, stac_api: StacApi) -> None:
     settings = _with_api(published.settings, stac_api.url, "s3cret-token")
     stac_api.fail_next = 10
-    with pytest.raises(TemporaryError, match="after 3 tries"):
+    with pytest.raises(TemporaryError, match=r"HTTP 503.*gave up after 4 attempts"):
         publish_collection(published.index, AOI, settings=settings)
     assert stac_api.items == {}
     assert RAIN.key in _item_json(published, "S2A_MSIL1C_20220101")["assets"]
+
+
+@pytest.mark.parametrize("retry_after", ["1", "date"])
+def test_a_429_is_retried_after_the_servers_retry_after(
+    published: Published, stac_api: StacApi, retry_after: str
+) -> None:
+    """Seconds or an HTTP date: the push waits at least that long (it used to retry at once)."""
+    settings = _with_api(published.settings, stac_api.url, "s3cret-token")
+    value = format_datetime(datetime.now(UTC) + timedelta(seconds=2), usegmt=True) if retry_after == "date" else "1"
+    stac_api.fail_next, stac_api.fail_status, stac_api.fail_headers = 1, 429, {"Retry-After": value}
+    started = time.monotonic()
+    assert publish_collection(published.index, AOI, settings=settings).pushed == 2
+    assert time.monotonic() - started >= 0.9  # not before the server said (an HTTP date has 1 s resolution)
+
+
+def test_a_retry_after_beyond_the_longest_back_off_gives_up_at_once(published: Published, stac_api: StacApi) -> None:
+    settings = _with_api(published.settings, stac_api.url, "s3cret-token", stac_api_backoff_max_seconds=5)
+    stac_api.fail_next, stac_api.fail_status, stac_api.fail_headers = 5, 429, {"Retry-After": "3600"}
+    with pytest.raises(TemporaryError, match="gave up after 1 attempt; the server asks to wait 3600 s") as caught:
+        publish_collection(published.index, AOI, settings=settings)
+    assert caught.value.retry_after == 3600
+    assert stac_api.fail_next == 4
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", ["silent", "stall"])
+def test_a_silent_stac_api_ends_the_push_in_a_temporary_error(published: Published, mode: Mode) -> None:
+    """The push's timeout applies (1 s here): no answer, or an answer that stalls, is temporary."""
+    with silent_server(mode) as server:
+        settings = _with_api(published.settings, server.url(), "s3cret-token", stac_api_timeout_seconds=1.0)
+        with pytest.raises(TemporaryError, match="STAC API POST /collections: ReadTimeout"):
+            publish_collection(published.index, AOI, settings=settings)

@@ -23,9 +23,9 @@ from shapely.geometry.base import BaseGeometry
 
 from geocube_ingest.catalogue.filters import Filters
 from geocube_ingest.catalogue.models import CatalogueScene
-from geocube_ingest.catalogue.providers.http import RetryPolicy
 from geocube_ingest.errors import InvalidInput
 from geocube_ingest.payload import Constellation, Payload
+from geocube_ingest.retry import RetryPolicy
 from geocube_ingest.settings import CatalogueProviderSettings, CatalogueSettings, Settings
 
 # Beyond this many vertices the AOI sent to a catalogue is its convex hull (results are
@@ -86,7 +86,9 @@ class SearchProvider(ABC):
         self.config = config
         self.settings = settings
         self.catalogue: CatalogueSettings = settings.catalogue
-        self.retry = RetryPolicy.from_settings(self.catalogue, config.timeout_seconds)
+        self.retry = RetryPolicy.for_catalogue(settings)
+        # Of every request: connect, and each read of the answer (a silent server ends here).
+        self.timeout = config.timeout_seconds or self.catalogue.timeout_seconds
 
     @property
     def name(self) -> str:
@@ -109,6 +111,10 @@ class SearchProvider(ABC):
             raw = f"{self.config.username}:{password}".encode()
             return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
         return {}
+
+    def serves(self, constellation: Constellation) -> bool:
+        """Whether this provider holds that constellation at all (others are not asked)."""
+        return True
 
     def page_size(self) -> int:
         return int(self.config.options.get("page_size", self.catalogue.page_size))

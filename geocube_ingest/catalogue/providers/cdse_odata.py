@@ -16,13 +16,14 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from geocube_ingest.catalogue.dates import parse_datetime, rfc3339, rfc3339_micro
-from geocube_ingest.catalogue.filters import odata_conditions
+from geocube_ingest.catalogue.filters import ODATA_COLLECTIONS, odata_conditions
 from geocube_ingest.catalogue.models import CatalogueScene
 from geocube_ingest.catalogue.naming import name_info, strip_extension
 from geocube_ingest.catalogue.providers.base import ProviderPage, SceneQuery, SearchProvider
 from geocube_ingest.catalogue.providers.http import get_json
 from geocube_ingest.catalogue.providers.stac_items import CONSTELLATION_TAGS
 from geocube_ingest.errors import FatalError, GeocubeIngestError, InvalidInput
+from geocube_ingest.payload import Constellation
 
 MAX_TOP = 1000  # the service's largest page
 # CDSE serves product downloads from another host than its catalogue.
@@ -115,6 +116,9 @@ def scene_from_product(product: dict[str, Any], provider: str, download_base: st
 class CdseODataProvider(SearchProvider):
     kind = "cdse-odata"
 
+    def serves(self, constellation: Constellation) -> bool:
+        return constellation in ODATA_COLLECTIONS
+
     def odata_filter(self, query: SceneQuery) -> str:
         clauses = odata_conditions(query.filters)
         wkt = shapely.to_wkt(query.query_geometry(), rounding_precision=6)
@@ -152,7 +156,7 @@ class CdseODataProvider(SearchProvider):
     def search(self, query: SceneQuery) -> ProviderPage:
         url = self.config.url.rstrip("/") + "/Products"
         notes: list[str] = []
-        with httpx.Client(headers=self.headers(), timeout=self.retry.timeout, follow_redirects=True) as client:
+        with httpx.Client(headers=self.headers(), timeout=self.timeout, follow_redirects=True) as client:
             if query.limit is not None:
                 if query.limit > MAX_TOP:
                     raise InvalidInput(f"{self.name}: limit {query.limit} is over the service's {MAX_TOP}")

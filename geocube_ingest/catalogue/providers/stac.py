@@ -1,8 +1,16 @@
-"""Any STAC API, through pystac-client (Earth Search, Planetary Computer, CDSE STAC, USGS Landsat...)."""
+"""Any STAC API, through pystac-client (Earth Search, Planetary Computer, CDSE STAC, USGS Landsat...).
+
+pystac-client talks through requests: its session gets one transport adapter that applies
+the shared retry policy (instead of urllib3's retries, whose warnings reached the user) and
+adds credentials for the API's host only. The timeout is given to `Client.open` itself: a
+`StacApiIO(timeout=...)` alone is reset by `Client.open`, which calls `stac_io.update(timeout=None)`
+(pystac-client#791).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -14,14 +22,18 @@ from pystac_client.stac_api_io import StacApiIO
 from pystac_client.warnings import DoesNotConformTo
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import ConnectTimeout, RequestException
+from urllib3.exceptions import ProtocolError
 
 from geocube_ingest.catalogue.filters import cql2_filter, stac_conditions, stac_query
 from geocube_ingest.catalogue.models import CatalogueScene
 from geocube_ingest.catalogue.providers.base import ProviderPage, SceneQuery, SearchProvider
-from geocube_ingest.catalogue.providers.http import RETRY_STATUSES
 from geocube_ingest.catalogue.providers.presets import StacMapping, stac_mapping
 from geocube_ingest.catalogue.providers.stac_items import scene_from_item
 from geocube_ingest.errors import FatalError, GeocubeIngestError, TemporaryError
+from geocube_ingest.payload import Constellation
+from geocube_ingest.retry import Retryable, RetryPolicy, is_retry_status, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +72,18 @@ class StacProvider(SearchProvider):
     def mapping(self) -> StacMapping:
         return stac_mapping(self.config.preset, self.config.options)
 
-    def _client(self) -> Client:
-        stac_io = StacApiIO(timeout=self.retry.timeout, max_retries=self.retry.urllib3())
-        headers = self.headers()
-        if headers:
-            # Added when sending, so pystac-client's debug log of request headers never shows them,
-            # and only to this API's host (never to a host a redirect leads to).
-            adapter = _AuthAdapter(urlsplit(self.config.url).netloc, headers, max_retries=self.retry.urllib3())
-            stac_io.session.mount("http://", adapter)
-            stac_io.session.mount("https://", adapter)
-        return Client.open(self.config.url, stac_io=stac_io)
+    def serves(self, constellation: Constellation) -> bool:
+        return constellation in self.mapping.collections
 
-    def _search_arguments(self, client: Client, query: SceneQuery, page_size: int) -> dict[str, Any]:
+    def _client(self) -> Client:
+        stac_io = StacApiIO(max_retries=None)
+        adapter = _PolicyAdapter(self.retry, urlsplit(self.config.url).netloc, self.headers())
+        stac_io.session.mount("http://", adapter)
+        stac_io.session.mount("https://", adapter)
+        return Client.open(self.config.url, stac_io=stac_io, timeout=self.timeout)
+
+    def _search_arguments(self, client: Client, query: SceneQuery, collection: str, page_size: int) -> dict[str, Any]:
         mapping = self.mapping
-        collection = mapping.collection(self.name, query.constellation, query.filters.product_type)
         arguments: dict[str, Any] = {
             "collections": [collection],
             "intersects": query.query_geojson(),
@@ -89,8 +99,10 @@ class StacProvider(SearchProvider):
         return arguments
 
     def _pages(self, query: SceneQuery, page_size: int) -> Iterator[dict[str, Any]]:
+        # An impossible query is known before any request is made.
+        collection = self.mapping.collection(self.name, query.constellation, query.filters.product_type)
         client = self._client()
-        arguments = self._search_arguments(client, query, page_size)
+        arguments = self._search_arguments(client, query, collection, page_size)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DoesNotConformTo)
             search = client.search(**arguments)
@@ -117,23 +129,61 @@ class StacProvider(SearchProvider):
             raise _api_error(self.name, exc) from None
 
 
-class _AuthAdapter(HTTPAdapter):
-    """Adds authentication headers to requests for one host, at the last moment."""
+class _PolicyAdapter(HTTPAdapter):
+    """requests' transport for pystac-client: the shared retry policy, and authentication
+    headers for one host, added at the last moment (pystac-client's debug log of request
+    headers never shows them; a host a redirect leads to never gets them)."""
 
-    def __init__(self, host: str, headers: dict[str, str], **kwargs: Any):
-        super().__init__(**kwargs)
+    def __init__(self, policy: RetryPolicy, host: str, headers: dict[str, str]):
+        super().__init__(max_retries=0)
+        self._policy = policy
         self._host = host
         self._headers = headers
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
-        if urlsplit(request.url or "").netloc == self._host:
+        url = urlsplit(request.url or "")
+        if self._headers and url.netloc == self._host:
             request.headers.update(self._headers)
-        return super().send(request, *args, **kwargs)
+
+        def attempt() -> Response:
+            try:
+                response = super(_PolicyAdapter, self).send(request, *args, **kwargs)
+            except RequestException as exc:
+                short = type(exc)(f"{type(exc).__name__}: {_short(exc)}")
+                if isinstance(exc, RequestsConnectionError) and _cut(exc):
+                    raise Retryable(str(short)) from short
+                raise short from None
+            if is_retry_status(response.status_code):
+                _ = response.content  # read: the last one is returned as it is
+                wait = retry_after_seconds(response.headers.get("Retry-After"))
+                raise Retryable(f"HTTP {response.status_code}", wait, response=response)
+            return response
+
+        try:
+            return self._policy.call(attempt, what=f"{request.method} {url.netloc}{url.path}")
+        except Retryable as exc:
+            if exc.response is not None:
+                result: Response = exc.response
+                return result
+            raise exc.__cause__ or exc from None
+
+
+def _cut(exc: RequestsConnectionError) -> bool:
+    """A connection that broke mid-exchange (not one that could not be made, nor a timeout)."""
+    reason = exc.args[0] if exc.args else None
+    return not isinstance(exc, ConnectTimeout) and isinstance(reason, ProtocolError)
+
+
+def _short(exc: RequestException) -> str:
+    """The useful end of urllib3's messages ("Max retries exceeded" is said even with no retry)."""
+    text = str(exc)
+    errno = re.search(r"\[Errno [^\]]+\][^)\"']*", text)
+    return errno.group(0).strip() if errno else text.rsplit(": ", 1)[-1].strip()
 
 
 def _api_error(provider: str, exc: APIError) -> GeocubeIngestError:
     status = getattr(exc, "status_code", None)
     text = str(exc).strip().replace("\n", " ")[:300]
-    if status is None or status in RETRY_STATUSES:
+    if status is None or is_retry_status(status):
         return TemporaryError(f"{provider}: {'HTTP ' + str(status) + ': ' if status else ''}{text}")
     return FatalError(f"{provider}: HTTP {status}: {text}")

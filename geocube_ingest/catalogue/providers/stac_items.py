@@ -8,6 +8,7 @@ ground, the item's properties fill in what the name does not say.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from shapely.geometry import box, shape
@@ -15,7 +16,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geocube_ingest.catalogue.dates import parse_datetime, rfc3339_micro
 from geocube_ingest.catalogue.models import CatalogueScene
-from geocube_ingest.catalogue.naming import NameInfo, name_info, strip_extension
+from geocube_ingest.catalogue.naming import NameInfo, landsat_product_id, name_info, strip_extension
 from geocube_ingest.errors import InvalidInput
 from geocube_ingest.payload import Constellation
 
@@ -24,7 +25,14 @@ CONSTELLATION_TAGS = {
     Constellation.SENTINEL2: "SENTINEL2",
     Constellation.LANDSAT89: "LANDSAT",
 }
-_INGESTION_KEYS = ("s2:generation_time", "s1:processing_datetime", "processing:datetime", "published", "created")
+_INGESTION_KEYS = (
+    "s2:generation_time",
+    "s1:processing_datetime",
+    "processing:datetime",
+    "landsat:product_generated",
+    "published",
+    "created",
+)
 
 
 def _in_degrees(bounds: tuple[float, float, float, float]) -> bool:
@@ -143,15 +151,38 @@ def item_metadata(item: dict[str, Any], provider: str, product_type: str) -> dic
     return metadata
 
 
+def _landsat_evidence(item: dict[str, Any]) -> Iterator[str]:
+    """Texts of an item that may spell its full Landsat product id, most direct first (read lazily).
+
+    Planetary Computer items have it only in their asset hrefs and `via` links; Earth Search
+    items also in `earthsearch:payload_id` and as `landsat:product_generated` (the
+    processing date).
+    """
+    props = item.get("properties") or {}
+    yield from (str(props[key]) for key in ("landsat:product_id", "earthsearch:payload_id") if props.get(key))
+    yield from (str(asset.get("href", "")) for asset in (item.get("assets") or {}).values() if isinstance(asset, dict))
+    yield from (str(link.get("href", "")) for link in item.get("links") or [] if isinstance(link, dict))
+    generated = str(props.get("landsat:product_generated", ""))
+    if re.match(r"\d{4}-\d{2}-\d{2}", generated):
+        processed = generated[:10].replace("-", "")
+        yield re.sub(r"^(L[COTEM]\d{2}_L[12][A-Z]{2}_\d{6}_\d{8})_", rf"\1_{processed}_", str(item.get("id", "")))
+
+
+def source_id_of(item: dict[str, Any]) -> str:
+    """The product name a scene is known by, whichever catalogue's item it comes from."""
+    props = item.get("properties") or {}
+    raw = props.get("s2:product_uri") or props.get("s1:product_identifier") or item.get("id")
+    if not raw:
+        raise InvalidInput("an item has no id")
+    return landsat_product_id(strip_extension(str(raw)), _landsat_evidence(item))
+
+
 def scene_from_item(item: dict[str, Any], provider: str) -> tuple[CatalogueScene, Constellation | None]:
     """The scene and its constellation; InvalidInput when the item cannot be placed or dated."""
     props = item.get("properties") or {}
     if not props.get("datetime") and not props.get("start_datetime"):
         raise InvalidInput(f"item {item.get('id')}: no datetime")
-    raw = props.get("s2:product_uri") or props.get("s1:product_identifier") or item.get("id")
-    if not raw:
-        raise InvalidInput("an item has no id")
-    source_id = strip_extension(str(raw))
+    source_id = source_id_of(item)
     info = name_info(source_id)
     constellation = item_constellation(item, info)
     footprint = item_footprint(item)

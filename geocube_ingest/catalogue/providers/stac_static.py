@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import aiohttp
 import pystac
 from pystac.stac_io import DefaultStacIO
 
@@ -23,33 +24,38 @@ from geocube_ingest.settings import Settings
 
 
 class FsspecStacIO(DefaultStacIO):
-    """pystac I/O through the project's storage settings (S3 endpoint, GCS credentials...)."""
+    """pystac I/O through the project's storage settings (S3 endpoint, GCS credentials...).
 
-    def __init__(self, settings: Settings | None = None):
+    A document is one GET (`cat_file`), bounded by `timeout` on http(s)."""
+
+    def __init__(self, settings: Settings | None = None, timeout: float | None = None):
         super().__init__()
         self.settings = settings
+        self.timeout = timeout
 
     def read_text(self, source: Any, *args: Any, **kwargs: Any) -> str:
         href = str(source.get_absolute_href() if isinstance(source, pystac.Link) else source)
-        fs, path = storage.filesystem(href, settings=self.settings)
-        with fs.open(path, "rb") as handle:
-            return handle.read().decode("utf-8")
+        fs, path = storage.filesystem(href, settings=self.settings, timeout=self.timeout)
+        return bytes(fs.cat_file(path)).decode("utf-8")
 
 
 class StaticStacProvider(SearchProvider):
     kind = "stac-static"
 
     def _read_items(self) -> list[dict[str, Any]]:
-        stac_io = FsspecStacIO(self.settings)
+        stac_io = FsspecStacIO(self.settings, self.timeout)
         url = self.config.url
         try:
-            document = json.loads(stac_io.read_text(url))
+            return self._items_of(stac_io, url)
         except FileNotFoundError:
             raise InvalidInput(f"{self.name}: no STAC file at {url}") from None
         except json.JSONDecodeError as exc:
             raise FatalError(f"{self.name}: {url} is not JSON ({exc.msg})") from None
-        except OSError as exc:
-            raise TemporaryError(f"{self.name}: cannot read {url}: {exc}") from None
+        except (OSError, aiohttp.ClientError) as exc:  # timeouts are OSErrors too
+            raise TemporaryError(f"{self.name}: cannot read {url}: {type(exc).__name__}: {exc}") from None
+
+    def _items_of(self, stac_io: FsspecStacIO, url: str) -> list[dict[str, Any]]:
+        document = json.loads(stac_io.read_text(url))
         kind = document.get("type")
         if kind == "FeatureCollection":
             return [f for f in document.get("features", []) if isinstance(f, dict)]

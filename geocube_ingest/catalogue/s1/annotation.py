@@ -19,9 +19,9 @@ class BurstTiming:
     """One `swathTiming/burstList/burst` entry."""
 
     index: int  # 1-based position in the swath (upstream's tile_nr)
-    azimuth_time: datetime  # zero-Doppler time of the first line
+    azimuth_time: datetime  # zero-Doppler time of the first line: ESA burst ids count from its mid-burst time
     azimuth_anx_time: float  # seconds since the ascending node, zero-Doppler
-    sensing_time: datetime  # sensing time of the first input line: what ESA burst ids are computed from
+    sensing_time: datetime  # sensing time of the first input line
     esa_burst_id: int | None  # `<burstId>` (IPF >= 3.40), relative to the track
     esa_absolute_burst_id: int | None  # its `absolute` attribute
 
@@ -46,6 +46,7 @@ class SwathAnnotation:
     absolute_orbit: int
     pass_direction: str  # ASCENDING / DESCENDING ("" when absent)
     anx_time: datetime | None  # imageInformation/ascendingNodeTime
+    azimuth_time_interval: float  # seconds between lines (imageInformation/azimuthTimeInterval)
     lines_per_burst: int
     samples_per_burst: int
     number_of_lines: int
@@ -89,13 +90,20 @@ def _grid_point(node: ET.Element, source: str) -> GridPoint:
 
 
 def parse_annotation(data: bytes, source: str = "") -> SwathAnnotation:
-    """Parse a product annotation file; InvalidInput names the file and what is missing."""
+    """Parse a product annotation file; InvalidInput names the file and what is missing or malformed."""
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
         raise InvalidInput(f"annotation {source}: not valid XML ({exc})") from None
     if root.tag != "product":
         raise InvalidInput(f"annotation {source}: not a Sentinel-1 product annotation (root <{root.tag}>)")
+    try:
+        return _swath_annotation(root, source)
+    except ValueError as exc:
+        raise InvalidInput(f"annotation {source}: {exc}") from None
+
+
+def _swath_annotation(root: ET.Element, source: str) -> SwathAnnotation:
     anx = _optional(root, "imageAnnotation/imageInformation/ascendingNodeTime")
     bursts = tuple(
         _burst(node, i, source) for i, node in enumerate(root.iterfind("swathTiming/burstList/burst"), start=1)
@@ -117,6 +125,7 @@ def parse_annotation(data: bytes, source: str = "") -> SwathAnnotation:
         absolute_orbit=int(_text(root, "adsHeader/absoluteOrbitNumber", source)),
         pass_direction=(_optional(root, "generalAnnotation/productInformation/pass") or "").upper(),
         anx_time=parse_datetime(anx) if anx else None,
+        azimuth_time_interval=float(_text(root, "imageAnnotation/imageInformation/azimuthTimeInterval", source)),
         lines_per_burst=int(_text(root, "swathTiming/linesPerBurst", source)),
         samples_per_burst=int(_text(root, "swathTiming/samplesPerBurst", source)),
         number_of_lines=int(_text(root, "imageAnnotation/imageInformation/numberOfLines", source)),

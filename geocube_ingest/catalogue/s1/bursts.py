@@ -8,7 +8,7 @@ swath edges instead of joining four corners.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +17,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 from geocube_ingest.catalogue.s1.annotation import GridPoint, SwathAnnotation
-from geocube_ingest.catalogue.s1.burst_id import T_ORBIT, BurstId, burst_id, relative_orbit
+from geocube_ingest.catalogue.s1.burst_id import T_ORBIT, BurstId, burst_id, checked_relative_orbit
 from geocube_ingest.catalogue.s1.manifest import ManifestOrbits
 from geocube_ingest.errors import InvalidInput
 
@@ -44,19 +44,29 @@ class Orbits:
 
 
 def product_orbits(
-    annotation: SwathAnnotation, manifest: ManifestOrbits | None = None, relative_orbit_hint: int | None = None
+    swaths: Sequence[SwathAnnotation],
+    manifest: ManifestOrbits | None = None,
+    relative_orbit_hint: int | None = None,
+    product: str = "",
 ) -> Orbits:
-    """Orbits from the manifest when there is one, else from the annotation (and the catalogue's relative orbit)."""
+    """Orbits from ESA's formula for the absolute orbit; the manifest's (or the catalogue's) relative orbit is checked.
+
+    Without a manifest, a product crossing the ascending node is recognised from the
+    annotation times of all its swaths.
+    """
+    first = swaths[0]
     if manifest is not None:
-        return Orbits(manifest.relative_start, manifest.relative_stop, manifest.absolute_start)
-    track = relative_orbit_hint or relative_orbit(annotation.mission, annotation.absolute_orbit)
+        start = checked_relative_orbit(first.mission, manifest.absolute_start, manifest.relative_start, product)
+        stop = checked_relative_orbit(first.mission, manifest.absolute_stop, manifest.relative_stop, product)
+        return Orbits(start, stop, manifest.absolute_start)
+    track = checked_relative_orbit(first.mission, first.absolute_orbit, relative_orbit_hint, product)
     stop = track
-    if annotation.anx_time is not None:
-        start_after = (annotation.start_time - annotation.anx_time).total_seconds()
-        stop_after = (annotation.stop_time - annotation.anx_time).total_seconds()
+    if first.anx_time is not None:
+        start_after = (min(a.start_time for a in swaths) - first.anx_time).total_seconds()
+        stop_after = (max(a.stop_time for a in swaths) - first.anx_time).total_seconds()
         if start_after < T_ORBIT <= stop_after:
             stop = track % 175 + 1  # the product crosses the ascending node
-    return Orbits(track, stop, annotation.absolute_orbit)
+    return Orbits(track, stop, first.absolute_orbit)
 
 
 def _rows(grid: Iterable[GridPoint]) -> dict[int, list[GridPoint]]:
@@ -109,7 +119,8 @@ def swath_bursts(annotation: SwathAnnotation, orbits: Orbits, source: str = "") 
     return [
         Burst(
             burst_id=burst_id(
-                timing.sensing_time,
+                timing.azimuth_time,
+                annotation.lines_per_burst * annotation.azimuth_time_interval,
                 annotation.anx_time,
                 annotation.swath,
                 track_start=orbits.track_start,
@@ -132,14 +143,17 @@ def product_bursts(
     annotations: Iterable[tuple[str, SwathAnnotation]],
     manifest: ManifestOrbits | None = None,
     relative_orbit_hint: int | None = None,
+    product: str = "",
 ) -> list[Burst]:
-    """Bursts of every swath (one annotation per swath; other polarisations give the same bursts)."""
-    bursts: list[Burst] = []
-    seen: set[str] = set()
+    """Bursts of every swath (one annotation per swath; other polarisations give the same bursts).
+
+    `product` names the product in the warning about a relative orbit its metadata gets wrong.
+    """
+    swaths: dict[str, tuple[str, SwathAnnotation]] = {}
     for source, annotation in annotations:
-        if annotation.swath in seen:
-            continue
-        seen.add(annotation.swath)
-        orbits = product_orbits(annotation, manifest, relative_orbit_hint)
-        bursts.extend(swath_bursts(annotation, orbits, source))
+        swaths.setdefault(annotation.swath, (source, annotation))
+    if not swaths:
+        return []
+    orbits = product_orbits([a for _, a in swaths.values()], manifest, relative_orbit_hint, product)
+    bursts = [burst for source, annotation in swaths.values() for burst in swath_bursts(annotation, orbits, source)]
     return sorted(bursts, key=lambda b: (b.swath, b.index))

@@ -81,6 +81,8 @@ def scene_bursts(scene: CatalogueScene, patterns: Sequence[str], area: str, sett
         annotations = [(where, parse_annotation(data, where)) for where, data in found.annotations]
         manifest = parse_manifest(found.manifest, found.source) if found.manifest else None
         hint = scene.tags.get("relativeOrbit")
-        return product_bursts(annotations, manifest, int(hint) if hint and hint.isdigit() else None)
+        return product_bursts(
+            annotations, manifest, int(hint) if hint and hint.isdigit() else None, product=scene.source_id
+        )
     except GeocubeIngestError as exc:
         raise InvalidInput(f"scene {scene.source_id}: {exc}") from None

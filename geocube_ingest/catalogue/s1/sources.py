@@ -66,7 +66,10 @@ def _from_zip(url: str, fs: fsspec.AbstractFileSystem, path: str, settings: Sett
     with fs.open(path, "rb", **_open_options(fs, settings)) as handle:
         try:
             archive = zipfile.ZipFile(handle)
-        except zipfile.BadZipFile:
+        except zipfile.BadZipFile as exc:
+            if isinstance(exc.__context__, OSError):  # zipfile reports a failed read (a timeout) as a bad zip
+                cause = exc.__context__
+                raise TemporaryError(f"{url}: {type(cause).__name__}: {cause}") from None
             raise InvalidInput(f"{url} is not a zip archive") from None
         with archive:
             chosen, manifest = select_members(archive.namelist())
@@ -89,7 +92,7 @@ def _from_folder(url: str, fs: fsspec.AbstractFileSystem, path: str) -> Annotati
 def read_source(url: str, *, settings: Settings | None = None) -> AnnotationFiles:
     """The annotations found at `url`; NotFound when nothing is there, TemporaryError when it cannot be reached."""
     settings = settings or get_settings()
-    fs, path = storage.filesystem(url, settings)
+    fs, path = storage.filesystem(url, settings, timeout=settings.catalogue.timeout_seconds)
     lower = path.lower().rstrip("/")
     try:
         if lower.endswith(".xml"):

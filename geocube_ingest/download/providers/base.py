@@ -94,8 +94,8 @@ class ProviderResult:
         return cls(provider, ResultKind.NOT_FOUND, message=message)
 
     @classmethod
-    def temporary(cls, provider: str, message: str) -> ProviderResult:
-        return cls(provider, ResultKind.TEMPORARY, message=message, error=TemporaryError(message))
+    def temporary(cls, provider: str, message: str, retry_after: float | None = None) -> ProviderResult:
+        return cls(provider, ResultKind.TEMPORARY, message=message, error=TemporaryError(message, retry_after))
 
     @classmethod
     def fatal(cls, provider: str, message: str, error: TaskError | None = None) -> ProviderResult:
@@ -140,7 +140,7 @@ class Provider(ABC):
         except ProductNotFound as exc:
             return ProviderResult.not_found(self.name, clean(str(exc)))
         except TemporaryError as exc:
-            return ProviderResult.temporary(self.name, clean(str(exc)))
+            return ProviderResult.temporary(self.name, clean(str(exc)), exc.retry_after)
         except (FatalError, RetriableError) as exc:
             message = clean(str(exc))
             return ProviderResult.fatal(self.name, message, type(exc)(message))
