@@ -22,25 +22,22 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from geocube_ingest.database import dispose_engines, normalize_url  # noqa: E402
+from workflow_scale import drop, postgres_database  # noqa: E402  (scratch PostgreSQL databases)
+
 from geocube_ingest.pipeline.workers import BatchResult  # noqa: E402
 from geocube_ingest.settings import Settings  # noqa: E402
 from geocube_ingest.workflow import NewScene, NewTile, Outcome, Workflow  # noqa: E402
 
 AOI = "BenchDrain"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def build(workflow: Workflow, n_tiles: int, per_scene: int) -> None:
@@ -106,25 +103,12 @@ def revision_module(rev: str) -> ModuleType:
     return module
 
 
-def database(backend: str, folder: Path, name: str) -> str:
+def database(backend: str, folder: Path, name: str) -> tuple[str, str | None]:
+    """The database URL, and the admin URL to drop it with (PostgreSQL)."""
     if backend == "sqlite":
-        return f"sqlite:///{folder / f'{name}.db'}"
-    admin = create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
-    db = f"bench_drain_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{db}"'))
-    admin.dispose()
-    return make_url(normalize_url(PG_ADMIN)).set(database=db).render_as_string(hide_password=False)
-
-
-def drop(url: str) -> None:
-    if url.startswith("sqlite"):
-        return
-    dispose_engines()
-    admin = create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    admin.dispose()
+        return f"sqlite:///{folder / f'{name}.db'}", None
+    admin_url, url = postgres_database()
+    return url, admin_url
 
 
 def main() -> None:
@@ -143,11 +127,12 @@ def main() -> None:
     shape = f"batches of {args.batch}, {args.parallel} in flight, {args.tile_seconds} s per tile on the cluster"
     print(f"{args.tiles} tiles, {shape}, {args.backend}")
     for label, module in loops:
-        url = database(args.backend, folder, label.split()[-1])
+        url, admin_url = database(args.backend, folder, label.split()[-1])
         try:
             got = run(module, url, args)
         finally:
-            drop(url)
+            if admin_url is not None:
+                drop(admin_url, url)
         print(
             f"{label}: {got['wall']:.1f} s, loop thread CPU {got['cpu']:.2f} s = {100 * got['cpu'] / got['wall']:.1f} %"
             f" of a core, {got['looks']:.0f} work_status queries, {got['batches']:.0f} batches"

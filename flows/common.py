@@ -16,7 +16,7 @@ from prefect.futures import PrefectFuture
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from geocube_ingest.index import get_index
-from geocube_ingest.pipeline import BatchResult, DrainReport, download_batch, owner_id, process_batch
+from geocube_ingest.pipeline import BatchResult, DrainReport, download_batch, drain, owner_id, process_batch
 from geocube_ingest.settings import Settings, get_settings
 from geocube_ingest.workflow import AOISummary, Workflow
 
@@ -152,3 +152,19 @@ class ArtifactUpdater:
                 table=[{"what": f.split(": ", 1)[0], "message": f.split(": ", 1)[-1]} for f in report.failures[-200:]],
                 description=f"Problems met while ingesting {self.aoi} (latest 200)",
             )
+
+
+def drain_aoi(
+    workflow: Workflow, cfg: Settings, aoi: str, settings: dict[str, Any] | None, updater: ArtifactUpdater
+) -> DrainReport:
+    """The AOI's downloads and processing as task runs, until nothing more can happen; the
+    summary artifact follows, and why work waits goes to the run's log."""
+    return drain(
+        workflow,
+        cfg,
+        aoi,
+        runner=PrefectRunner(aoi, settings),
+        on_progress=updater,
+        progress_every=updater.every,
+        on_notice=notice_logger(),
+    )

@@ -129,14 +129,17 @@ def _resume(world: SlowWorld) -> None:
     assert summary.status == Status.DONE and summary.tiles.done == summary.tiles.total > 0
 
 
-def test_sigterm_to_ingest_and_serve_then_resume(slow_world: SlowWorld, tmp_path: Path) -> None:
-    log = tmp_path / "ingest.log"
-    ingest = _start([*CLI, "ingest", str(slow_world.payload_path), "--no-prefect"], slow_world, log)
-    code, took = _sigterm_while_downloading(ingest, slow_world, log)
-    print(f"\ningest --no-prefect: exit {code} {took:.1f} s after SIGTERM")
+def _sigterm_to_ingest(world: SlowWorld, log: Path, mode: str) -> None:
+    ingest = _start([*CLI, "ingest", str(world.payload_path), mode], world, log)
+    code, took = _sigterm_while_downloading(ingest, world, log)
+    print(f"\ningest {mode}: exit {code} {took:.1f} s after SIGTERM")
     assert code == SIGTERM_EXIT, log.read_text()[-3000:]
     assert "Stopped on request" in log.read_text()
-    _nothing_held(slow_world)
+    _nothing_held(world)
+
+
+def test_sigterm_to_ingest_and_serve_then_resume(slow_world: SlowWorld, tmp_path: Path) -> None:
+    _sigterm_to_ingest(slow_world, tmp_path / "ingest.log", "--no-prefect")
 
     port = free_port()
     log = tmp_path / "serve.log"
@@ -162,12 +165,7 @@ def test_sigterm_to_ingest_and_serve_then_resume(slow_world: SlowWorld, tmp_path
 
 
 def test_sigterm_to_prefect_ingest_and_worker_flow_then_resume(slow_world: SlowWorld, tmp_path: Path) -> None:
-    log = tmp_path / "ingest.log"
-    ingest = _start([*CLI, "ingest", str(slow_world.payload_path), "--prefect"], slow_world, log)
-    code, took = _sigterm_while_downloading(ingest, slow_world, log)
-    print(f"\ningest (Prefect flow ingest-aoi): exit {code} {took:.1f} s after SIGTERM")
-    assert code == SIGTERM_EXIT, log.read_text()[-3000:]
-    _nothing_held(slow_world)
+    _sigterm_to_ingest(slow_world, tmp_path / "ingest.log", "--prefect")  # the flow ingest-aoi
 
     log = tmp_path / "worker.log"
     worker = _start(
