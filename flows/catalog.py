@@ -18,6 +18,7 @@ from geocube_ingest.catalogue import (
     tiles_to_geojson,
 )
 from geocube_ingest.payload import Payload
+from geocube_ingest.processing.admission import admit_graphs
 
 
 def _name(kind: str) -> Any:
@@ -32,6 +33,7 @@ def list_scenes(
 ) -> dict[str, Any]:
     cfg, _ = services(settings)
     parsed = Payload.parse(payload)
+    admit_graphs(parsed, settings=cfg, runnable=False)
     found = search_scenes(parsed, settings=cfg, page=page, limit=limit)
     create_table_artifact(
         key=artifact_key(parsed.name, "scenes"),
@@ -52,7 +54,9 @@ def list_tiles(
 ) -> dict[str, Any]:
     cfg, workflow = services(settings)
     parsed = Payload.parse(payload)
-    found = scenes_from_geojson(scenes) if scenes is not None else search_scenes(parsed, settings=cfg).scenes
+    given = scenes_from_geojson(scenes) if scenes is not None else None
+    admit_graphs(parsed, scenes=given, settings=cfg, runnable=False)
+    found = given if given is not None else search_scenes(parsed, settings=cfg).scenes
     tiles = catalogue_tiles(parsed, found, workflow=workflow, settings=cfg)
     create_table_artifact(
         key=artifact_key(parsed.name, "tiles"),

@@ -237,6 +237,60 @@ class ProcessingSettings(BaseModel):
     keep_work_dir: bool = Field(default=False, description="Keep each job's scratch folder (debugging).")
 
 
+class GraphSettings(BaseModel):
+    """What graphs may be run and what their steps may call: the operator's allow-lists.
+
+    Payloads, scenes/tiles files and `PUT .../data` name graphs of the library and of
+    `processing.graph_dirs` only; anything else must be allowed here.
+    """
+
+    allowed_sources: list[str] = Field(
+        default_factory=list,
+        description="Graph paths and URLs input may name besides library names: absolute folders (a graph "
+        "file below one), URL prefixes (`https://graphs.example.com/`, `s3://bucket/graphs/`), or `data:` for "
+        "inline graphs. Empty: names only.",
+    )
+    allowed_programs: list[str] = Field(
+        default_factory=list,
+        description="Programs of `cmd` steps looked up on PATH by name (or given as absolute paths). Programs "
+        "inside the graph folders need no entry.",
+    )
+    python_modules: list[str] = Field(
+        default_factory=list,
+        description="Modules whose functions `python` steps may call (`package.module:function`); an entry "
+        "allows the module and its submodules. Scripts inside the graph folders need no entry.",
+    )
+
+
+class DockerSettings(BaseModel):
+    """How `docker` steps run: the docker CLI (or a compatible one such as podman)."""
+
+    command: list[str] = Field(
+        default_factory=lambda: ["docker"],
+        description='The CLI and its global options, e.g. ["podman", "--root", "/var/lib/gi"].',
+    )
+    env_allowlist: list[str] = Field(
+        default_factory=list,
+        description="Prefixes of the graph's `KEY=VALUE` envs passed into containers (upstream's "
+        "`docker-envs`); the others are dropped.",
+    )
+    mounts: list[str] = Field(
+        default_factory=list,
+        description="Host folders mounted read-only at the same path in every container (credentials, DEMs).",
+    )
+    run_options: list[str] = Field(
+        default_factory=list, description='Extra options of `docker run`, e.g. ["--network=none"].'
+    )
+    user: str | None = Field(
+        default=None,
+        description="`--user` of the containers; unset: this process's uid:gid (outputs stay removable); "
+        "empty: the image's own user.",
+    )
+    check_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long `docker version` may take to say the engine answers."
+    )
+
+
 class IndexSettings(BaseModel):
     backend: Literal["embedded", "geocube"] = Field(
         default="embedded", description="`embedded` (SQL tables of our own) or `geocube` (a Geocube server)."
@@ -339,6 +393,8 @@ class Settings(BaseSettings):
     s3: S3Settings = Field(default_factory=S3Settings)
     gcs: GCSSettings = Field(default_factory=GCSSettings)
     processing: ProcessingSettings = Field(default_factory=ProcessingSettings)
+    graphs: GraphSettings = Field(default_factory=GraphSettings)
+    docker: DockerSettings = Field(default_factory=DockerSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)

@@ -15,12 +15,15 @@ apt_install() {
 }
 
 # System packages: Chromium drives the web page tests, Graphviz renders dependency graphs,
-# curl runs the seeds' commands against `geocube-ingest serve`.
+# curl runs the seeds' commands against `geocube-ingest serve`, podman (with runc: crun cannot
+# run containers on hybrid cgroup hosts) runs the `docker` engine's containers.
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 command -v pg_isready >/dev/null 2>&1 || missing+=(postgresql)
+command -v podman >/dev/null 2>&1 || missing+=(podman)
+command -v runc >/dev/null 2>&1 || missing+=(runc)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing system packages: ${missing[*]}"
   apt_install "${missing[@]}"

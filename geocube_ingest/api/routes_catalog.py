@@ -43,6 +43,7 @@ from geocube_ingest.catalogue import (
 from geocube_ingest.errors import FieldError, TaskError, TemporaryError
 from geocube_ingest.payload import Payload
 from geocube_ingest.pipeline import prepare_ingestion
+from geocube_ingest.processing.admission import admit_graphs
 from geocube_ingest.settings import Settings
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
@@ -186,6 +187,7 @@ def catalog_scenes(
     edited and posted back to `/catalog/tiles` or `/catalog/aoi` as `scenes`.
     """
     payload = _payload(upload, page, limit)
+    admit_graphs(payload, settings=settings, runnable=False)
     found = _search(payload, settings)
     document = scenes_to_geojson(found.scenes, payload)
     document.update(_paging(payload, found))
@@ -211,7 +213,9 @@ def catalog_tiles(
     found: SceneSearch | None = None
     if upload.scenes is not None:
         scenes = scenes_from_geojson(upload.scenes)
+        admit_graphs(payload, scenes=scenes, settings=settings, runnable=False)
     else:
+        admit_graphs(payload, settings=settings, runnable=False)
         found = _search(payload, settings)
         scenes = found.scenes
     with _service_errors():

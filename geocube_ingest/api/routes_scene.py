@@ -12,6 +12,7 @@ from geocube_ingest.api.deps import (
     MessageQuery,
     PageQuery,
     SceneId,
+    SettingsDep,
     StatusPath,
     WorkflowDep,
     geojson_responses,
@@ -21,6 +22,7 @@ from geocube_ingest.api.deps import (
 )
 from geocube_ingest.api.errors import responses
 from geocube_ingest.api.schemas import SCENE_DATA_DOC, EventOut, SceneOut, TileFeatureCollection, TileOut
+from geocube_ingest.processing.admission import admit_data
 from geocube_ingest.workflow import Scene, Tile
 from geocube_ingest.workflow.serialize import event_json, scene_json
 
@@ -105,7 +107,10 @@ def force_scene(scene_id: SceneId, status: StatusPath, wf: WorkflowDep, message:
 def set_scene_data(
     scene_id: SceneId,
     wf: WorkflowDep,
+    settings: SettingsDep,
     data: Annotated[dict[str, Any], Body(description=SCENE_DATA_DOC)],
 ) -> Any:
-    """E.g. fix a graph name or a download link before a retry; the change is kept in the history."""
-    return _answer(wf.set_data("scene", scene_id, storable_data(data)))
+    """E.g. fix a graph name (a graph of the graph folders, checked) or a download link before a retry."""
+    stored = storable_data(data)
+    admit_data("scene", stored, settings=settings)
+    return _answer(wf.set_data("scene", scene_id, stored))

@@ -6,9 +6,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
-from geocube_ingest.api.deps import MessageQuery, StatusPath, TileId, WorkflowDep, parse_status, storable_data
+from geocube_ingest.api.deps import (
+    MessageQuery,
+    SettingsDep,
+    StatusPath,
+    TileId,
+    WorkflowDep,
+    parse_status,
+    storable_data,
+)
 from geocube_ingest.api.errors import responses
 from geocube_ingest.api.schemas import TILE_DATA_DOC, EventOut, TileOut
+from geocube_ingest.processing.admission import admit_data
 from geocube_ingest.workflow import Scene, Tile
 from geocube_ingest.workflow.serialize import event_json, tile_json
 
@@ -76,7 +85,10 @@ def force_tile(tile_id: TileId, status: StatusPath, wf: WorkflowDep, message: Me
 def set_tile_data(
     tile_id: TileId,
     wf: WorkflowDep,
+    settings: SettingsDep,
     data: Annotated[dict[str, Any], Body(description=TILE_DATA_DOC)],
 ) -> Any:
-    """E.g. fix a graph name before a retry; the change is kept in the history."""
-    return _answer(wf.set_data("tile", tile_id, storable_data(data)))
+    """E.g. fix a graph name before a retry (a graph of the graph folders, checked); kept in the history."""
+    stored = storable_data(data)
+    admit_data("tile", stored, wf.tile(tile_id).scene_data, settings)
+    return _answer(wf.set_data("tile", tile_id, stored))

@@ -3,10 +3,10 @@
 Chaining serialises processing along each time series, so it is only done when the tile
 graph needs it. The graph JSON (upstream's shape, SPEC section 7) is read minimally: a graph
 uses slots 1/2 when `in_files[1]` or `in_files[2]` is not empty, when an argument of type
-`in` has `tile_index` 1 or 2, or when a condition compares with T1/T2. Graphs are found by
-name (`<name>.json`) in `settings.processing.graph_dirs`, the repository's `graphs/` folder
-and the installed package's copy of it, or by path. `Pass` and `CopyProductToStorage` use
-neither. A graph that cannot be found is assumed to use them: chaining is never wrong, only
+`in` has `tile_index` 1 or 2, or when a condition compares with T1/T2. Graphs are found as
+processing finds them (`processing.graph.resolve_graph`: the graph folders, and only the
+paths and URLs the operator allows). `Pass` and `CopyProductToStorage` use neither. A graph
+that cannot be found (or is refused) is assumed to use them: chaining is never wrong, only
 slower, while processing without the previous tile would be.
 """
 
@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from geocube_ingest.errors import InvalidInput
+from geocube_ingest.errors import InvalidInput, NotFound
 from geocube_ingest.payload import Payload
 from geocube_ingest.settings import Settings
 
@@ -26,21 +26,18 @@ log = logging.getLogger(__name__)
 
 INDEPENDENT_GRAPHS = frozenset({"Pass", "CopyProductToStorage"})
 _SLOT_CONDITION = re.compile(r"T[12]")
-_PACKAGE = Path(__file__).resolve().parent.parent
 # Payload override: graph_config {"link_tiles": "true" | "false"}.
 LINK_OVERRIDE_KEY = "link_tiles"
 
 
-def graph_dirs(settings: Settings) -> list[Path]:
-    return [*settings.processing.graph_dirs, _PACKAGE.parent / "graphs", _PACKAGE / "_graphs"]
+def find_graph(name: str, settings: Settings) -> str | None:
+    """Where the graph is, as processing resolves it; None when unknown or not allowed."""
+    from geocube_ingest.processing.graph import resolve_graph  # processing loads only when tiles are listed
 
-
-def find_graph(name: str, settings: Settings) -> Path | None:
-    candidates = [Path(name).expanduser()] if name.endswith(".json") or "/" in name else []
-    stem = Path(name).name
-    for folder in graph_dirs(settings):
-        candidates += [folder / name, folder / f"{name}.json", folder / stem, folder / f"{stem}.json"]
-    return next((c for c in candidates if c.is_file()), None)
+    try:
+        return resolve_graph(name, settings)
+    except (NotFound, InvalidInput):
+        return None
 
 
 def _references_slots(value: Any) -> bool:
@@ -68,15 +65,17 @@ def graph_uses_previous_or_reference(name: str, settings: Settings) -> bool | No
     """None when the graph cannot be found."""
     if Path(name).stem in INDEPENDENT_GRAPHS:
         return False
-    path = find_graph(name, settings)
-    if path is None:
+    from geocube_ingest.processing.graph import read_source
+
+    source = find_graph(name, settings)
+    if source is None:
         return None
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(read_source(source, settings))
     except (OSError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"tile graph {name!r} ({path}): cannot be read: {exc}") from None
+        raise InvalidInput(f"tile graph {name!r}: cannot be read: {type(exc).__name__}") from None
     if not isinstance(document, dict):
-        raise InvalidInput(f"tile graph {name!r} ({path}): expected a JSON object")
+        raise InvalidInput(f"tile graph {name!r}: expected a JSON object")
     return graph_uses_slots(document)
 
 

@@ -70,6 +70,9 @@ def scenes(
 ) -> None:
     """Search the configured catalogues for the payload's scenes (upstream's scenes GeoJSON)."""
     area = Payload.parse(payload)
+    from geocube_ingest.processing.admission import admit_graphs
+
+    admit_graphs(area, runnable=False)
     with _progress("searching") as progress:
         from geocube_ingest.catalogue import search_scenes  # the catalogue stack loads for this command only
 
@@ -107,11 +110,14 @@ def tiles(
 ) -> None:
     """Split the scenes into tiles (Sentinel-1 bursts) and chain them into time series (upstream's tiles GeoJSON)."""
     from geocube_ingest.catalogue import list_tiles, scenes_from_geojson, search_scenes, tiles_to_geojson
+    from geocube_ingest.processing.admission import admit_graphs
 
     area = Payload.parse(payload)
     if scenes_file is not None:
         found = scenes_from_geojson(scenes_file)
+        admit_graphs(area, scenes=found, runnable=False)
     else:
+        admit_graphs(area, runnable=False)
         with _progress("searching") as progress:
             found = search_scenes(area, progress=progress).scenes
     wf = None if no_workflow else workflow(database)

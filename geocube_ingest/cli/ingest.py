@@ -71,9 +71,17 @@ def run_ingestion(
     use_prefect: bool = True,
 ) -> dict[str, Any]:
     """Run one ingestion with progress bars; returns the flow's result dict."""
+    from geocube_ingest.catalogue import scenes_from_geojson, scenes_of, tiles_from_geojson
+    from geocube_ingest.processing.admission import admit_graphs
+
     parsed = Payload.parse(payload)
     settings = get_settings().with_overrides(overrides)
-    # Bad layers are a user error: say so in one line before anything starts.
+    # Bad graphs and layers are user errors: say so in one line before anything starts.
+    given_tiles = tiles_from_geojson(tiles) if tiles is not None else None
+    given_scenes = scenes_from_geojson(scenes) if scenes is not None else None
+    if given_scenes is None and given_tiles is not None:
+        given_scenes = scenes_of(given_tiles)
+    admit_graphs(parsed, scenes=given_scenes, tiles=given_tiles, settings=settings)
     get_index(settings).resolve_layers({k: v.model_dump() for k, v in parsed.layers.items()})
     runner: Callable[[], dict[str, Any]]
     if use_prefect:
@@ -83,16 +91,10 @@ def run_ingestion(
         def runner() -> dict[str, Any]:
             return ingest_aoi(payload=payload, scenes=scenes, tiles=tiles, settings=overrides)
     else:
-        from geocube_ingest.catalogue import scenes_from_geojson, tiles_from_geojson
         from geocube_ingest.pipeline import ingest
 
         def runner() -> dict[str, Any]:
-            report = ingest(
-                parsed,
-                scenes=scenes_from_geojson(scenes) if scenes is not None else None,
-                tiles=tiles_from_geojson(tiles) if tiles is not None else None,
-                settings=settings,
-            )
+            report = ingest(parsed, scenes=given_scenes, tiles=given_tiles, settings=settings)
             return {
                 "noop": report.was_noop,
                 "stac_collection": report.stac_collection,

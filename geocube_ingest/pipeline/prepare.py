@@ -1,6 +1,7 @@
 """Steps 1-4 of an ingestion (seeds/run-a-payload.md): layers, catalogue, records, workflow.
 
-Layers are checked first, so a payload naming a missing variable creates nothing. The
+Graphs and layers are checked first, so a payload naming an unknown or refused graph, or a
+missing variable, creates nothing (not even a download). The
 records and the workflow post form one unit: if posting to the workflow fails, the
 records this run created are deleted again (upstream's rollback).
 """
@@ -24,6 +25,7 @@ from geocube_ingest.catalogue import (
 from geocube_ingest.errors import InvalidInput
 from geocube_ingest.index import Index, NewRecord, record_batch, record_tags
 from geocube_ingest.payload import Payload
+from geocube_ingest.processing.admission import admit_graphs
 from geocube_ingest.settings import Settings
 from geocube_ingest.workflow import NewScene, Workflow
 
@@ -147,9 +149,11 @@ def prepare_ingestion(
     tiles: Sequence[CatalogueTile] | None = None,
     progress: Progress | None = None,
 ) -> Prepared:
-    """Check layers, list scenes and tiles (unless given), create records and post the graph."""
-    instances = index.resolve_layers({k: v.model_dump() for k, v in payload.layers.items()})
+    """Check graphs and layers, list scenes and tiles (unless given), create records and post the graph."""
     settings = settings or workflow.settings
+    given_scenes = scenes if scenes is not None else (scenes_of(tiles) if tiles is not None else None)
+    admit_graphs(payload, scenes=given_scenes, tiles=tiles, settings=settings)
+    instances = index.resolve_layers({k: v.model_dump() for k, v in payload.layers.items()})
     found, tiles_to_post = catalogue_tiles(payload, workflow, settings, scenes=scenes, tiles=tiles, progress=progress)
     prepared = post(payload, found, tiles_to_post, workflow=workflow, index=index, instances=instances)
     log.info(

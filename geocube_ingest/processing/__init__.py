@@ -1,7 +1,9 @@
 """Step 5 of the pipeline: processing graphs (upstream's JSON) on xarray/Dask, COG outputs.
 
 Entry points: `run_scene_graph` (download job), `process_tile` (processing job),
-`get_client` (the Dask cluster), `load_graph` / `check_graph` (graphs by name, path or URL).
+`get_client` (the Dask cluster), `load_graph` / `check_graph` (graphs by name, or by the
+paths and URLs `graphs.allowed_sources` allows), `admission.admit_graphs` (the check at
+submission).
 """
 
 from geocube_ingest.processing.cluster import get_client

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -26,13 +26,15 @@ from pydantic import (
 
 from geocube_ingest.errors import FatalError, FieldError, NotFound, TemporaryError
 from geocube_ingest.index.base import DFormat
-from geocube_ingest.processing import conditions
+from geocube_ingest.processing import conditions, policy
 from geocube_ingest.settings import Settings, get_settings
 
 PRODUCT_LAYER = "product"
 # Upstream's name of the downloaded product; we treat both spellings alike.
 PRODUCT_LAYERS = frozenset({PRODUCT_LAYER, "__product__"})
 ANY_EXTENSION = "*"
+# A BEAM-DIMAP product (SNAP's format) is `X.dim` and its folder `X.data`: they travel together.
+COMPANION_EXTENSIONS = {"dim": "data"}
 TILE_KEYS = ("swath", "number", "date", "cohdate", "scene", "constellation", "tile", "aoi")
 WORKDIR_KEY = "workdir"
 SLOTS = 3
@@ -99,22 +101,46 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class FixedArg(_Model):
+def _fields(data: Any) -> dict[str, Any] | None:
+    """A copy of a JSON object to adjust before validation (None: not an object, left to pydantic)."""
+    return dict(data) if isinstance(data, dict) else None
+
+
+# Upstream's Go code writes every key of every argument type, the unused ones empty.
+_ARG_KEYS = ("value", "tile_index", "layer", "extension")
+
+
+class _ArgModel(_Model):
+    @model_validator(mode="before")
+    @classmethod
+    def _unused_upstream_keys(cls, data: Any) -> Any:
+        """Drop the keys of other argument types when empty (as Go writes them); refuse them when set."""
+        fields = _fields(data)
+        if fields is None:
+            return data
+        for key in set(_ARG_KEYS) - set(cls.model_fields) & set(fields):
+            if fields[key] not in ("", 0, None):
+                raise ValueError(f"{key!r} is not used by an argument of type {fields.get('type')!r}")
+            del fields[key]
+        return fields
+
+
+class FixedArg(_ArgModel):
     type: Literal["fixed"]
     value: Text
 
 
-class ConfigArg(_Model):
+class ConfigArg(_ArgModel):
     type: Literal["config"]
     value: Name
 
 
-class TileArg(_Model):
+class TileArg(_ArgModel):
     type: Literal["tile"]
     value: Annotated[str, AfterValidator(_known(TILE_KEYS, "tile value"))]
 
 
-class InArg(_Model):
+class InArg(_ArgModel):
     """A local input file: `layer.extension` of the tile in slot `tile_index`."""
 
     type: Literal["in"]
@@ -123,7 +149,7 @@ class InArg(_Model):
     extension: Name
 
 
-class OutArg(_Model):
+class OutArg(_ArgModel):
     """A local output file of the current tile; layer `*` is a pattern the step fills in."""
 
     type: Literal["out"]
@@ -135,17 +161,34 @@ Arg = Annotated[FixedArg | ConfigArg | TileArg | InArg | OutArg, Field(discrimin
 DFormatArg = Annotated[FixedArg | ConfigArg, Field(discriminator="type")]
 
 
+def _check_envs(values: list[str]) -> list[str]:
+    for item in values:
+        key, sep, _ = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{item!r} is not KEY=VALUE")
+    return values
+
+
+Envs = Annotated[list[str], AfterValidator(_check_envs)]
+
+
 class Step(_Model):
     engine: Name
     command: Name
     args: dict[str, Arg] = Field(default_factory=dict)
     condition: TileCondition = "pass"
+    # Upstream's docs give steps their own "KEY=VALUE" envs (added to the graph's).
+    envs: Envs = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
     def _null_args(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("args") is None:
-            data = {**data, "args": {}}
+        if isinstance(data, dict):
+            data = dict(data)
+            if "args" in data and data["args"] is None:
+                data["args"] = {}
+            if "envs" in data and data["envs"] is None:
+                data["envs"] = []
         return data
 
 
@@ -179,10 +222,19 @@ class OutFile(_Model):
 
     @model_validator(mode="before")
     @classmethod
-    def _bare_dformat(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("dformat_out"), str):
-            data = {**data, "dformat_out": {"type": "fixed", "value": data["dformat_out"]}}
-        return data
+    def _upstream_shapes(cls, data: Any) -> Any:
+        """A bare dformat string is fixed; Go writes unset numbers as 0 and an unset datatype as "undefined"."""
+        fields = _fields(data)
+        if fields is None:
+            return data
+        if isinstance(fields.get("dformat_out"), str):
+            fields["dformat_out"] = {"type": "fixed", "value": fields["dformat_out"]}
+        for key in ("exponent", "nbands"):
+            if fields.get(key) == 0:
+                del fields[key]
+        if fields.get("datatype") in ("undefined", "", 0):
+            fields["datatype"] = None
+        return fields
 
     def dformat_text(self, config: Mapping[str, str]) -> str | None:
         """The `dtype,nodata,min,max` text of this output, None when it has none."""
@@ -232,8 +284,8 @@ class Graph(_Model):
     out_files: Annotated[list[list[OutFile]], BeforeValidator(_pad_slots), AfterValidator(_three)] = Field(
         default_factory=_empty_slots
     )
-    # "KEY=VALUE" environment variables given to python/cmd/snap steps.
-    envs: list[str] = Field(default_factory=list)
+    # "KEY=VALUE" environment variables given to python scripts, cmd, snap and docker steps.
+    envs: Envs = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -349,42 +401,56 @@ def list_graphs(settings: Settings | None = None) -> dict[str, Path]:
     return found
 
 
-def _is_url(text: str) -> bool:
-    return "://" in text and not text.startswith("file://")
+def _find_by_name(name: str, dirs: list[Path]) -> Path | None:
+    """`<name>.json` (or a clean relative path) in the graph folders; upstream's `library/.../X.json` is X."""
+    relative = PurePosixPath(name)
+    candidates = [d / relative for d in dirs]
+    if relative.suffix == "":
+        candidates = [*(d / f"{name}.json" for d in dirs), *candidates]
+    candidates += [d / f"{relative.stem}.json" for d in dirs]
+    return next((c for c in candidates if c.is_file()), None)
 
 
-def resolve_graph(name: str, settings: Settings | None = None) -> str:
-    """The file or URL a graph name designates.
+def _unknown(name: str, settings: Settings) -> NotFound:
+    known = sorted(list_graphs(settings))
+    shown = ", ".join(known[:30]) + (", ..." if len(known) > 30 else "")
+    return NotFound(f"unknown graph {name[:120]!r} (known: {shown or 'none'})")
 
-    A bare name (`ExtractS2Bands`) is looked up as `<name>.json` in `graph_dirs`; a path is
-    taken as is (relative ones also inside `graph_dirs`); upstream spellings such as
-    `library/ExtractS2Bands.json` fall back to the library graph of the same name.
+
+def resolve_graph(name: str, settings: Settings | None = None, *, trusted: bool = False) -> str:
+    """The file or URL a graph reference designates.
+
+    A name (`ExtractS2Bands`, or a clean relative path such as upstream's
+    `library/ExtractS2Bands.json`) is looked up in the graph folders. Paths, URLs and `data:`
+    graphs are input's only when `graphs.allowed_sources` allows them; `trusted` (the
+    operator's own command line) also accepts any local file.
     """
+    settings = settings or get_settings()
     name = name.strip()
     if not name:
         raise NotFound("no graph name given")
-    if _is_url(name):
-        return name
-    if name.startswith("file://"):
-        name = name.removeprefix("file://")
+    kind = policy.ref_kind(name)
     dirs = graph_dirs(settings)
-    path = Path(name).expanduser()
-    candidates = [path] if path.is_absolute() else [Path.cwd() / path, *(d / path for d in dirs)]
-    if path.suffix == "":
-        candidates = [*(d / f"{name}.json" for d in dirs), *candidates]
-    for candidate in candidates:
-        if candidate.is_file():
-            return str(candidate)
-    stem = path.stem
-    for folder in dirs:
-        if (folder / f"{stem}.json").is_file():
-            return str(folder / f"{stem}.json")
-    searched = ", ".join(str(d) for d in dirs) or "no graph folder"
-    raise NotFound(f"unknown graph {name!r} (searched {searched})")
+    if kind == "name":
+        if trusted and Path(name).suffix and Path(name).is_file():
+            return str(Path(name).absolute())
+        found = _find_by_name(name, dirs)
+        if found is None:
+            raise _unknown(name, settings)
+        return str(found)
+    if not trusted and not policy.source_allowed(name, settings, dirs):
+        raise policy.refusal(name)
+    if kind in ("url", "data"):
+        return name
+    path = policy.local_path(name)
+    if not path.is_file():
+        raise NotFound(f"graph {name[:120]!r} not found")
+    return str(path)
 
 
-def _read_source(source: str, settings: Settings) -> bytes:
-    if not _is_url(source):
+def read_source(source: str, settings: Settings) -> bytes:
+    """The bytes of a resolved graph (see `resolve_graph`): a local file, or a URL through storage."""
+    if policy.ref_kind(source) not in ("url", "data"):
         return Path(source).read_bytes()
     from geocube_ingest import storage
 
@@ -393,18 +459,25 @@ def _read_source(source: str, settings: Settings) -> bytes:
             data: bytes = handle.read()
             return data
     except FileNotFoundError:
-        raise NotFound(f"graph {source} not found") from None
+        raise NotFound(f"graph {source[:120]} not found") from None
     except (ConnectionError, TimeoutError, OSError) as exc:
-        raise TemporaryError(f"graph {source}: {exc}") from exc
+        raise TemporaryError(f"graph {source[:120]}: {type(exc).__name__}") from exc
 
 
-def load_graph(name: str, settings: Settings | None = None) -> LoadedGraph:
+def load_graph(name: str, settings: Settings | None = None, *, trusted: bool = False) -> LoadedGraph:
     """Find, read and parse a graph (structure only: see `validate.validate_graph`)."""
     settings = settings or get_settings()
-    source = resolve_graph(name, settings)
-    graph = parse_graph(_read_source(source, settings), source)
-    base_dir = None if _is_url(source) else Path(source).resolve().parent
-    return LoadedGraph(name=name, source=source, graph=graph, base_dir=base_dir)
+    source = resolve_graph(name, settings, trusted=trusted)
+    remote = policy.ref_kind(source) in ("url", "data")
+    label = source[:120] if remote else source
+    graph = parse_graph(read_source(source, settings), label)
+    base_dir = None if remote else Path(source).parent
+    return LoadedGraph(name=name, source=label, graph=graph, base_dir=base_dir)
+
+
+def companion_extension(extension: str) -> str | None:
+    """The extension of the folder stored, imported and deleted with a file of this extension."""
+    return COMPANION_EXTENSIONS.get(extension)
 
 
 def is_product(layer: str) -> bool:

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from geocube_ingest import storage
-from geocube_ingest.errors import FatalError, NotFound, RetriableError, TaskError
+from geocube_ingest.errors import FatalError, InvalidInput, NotFound, RetriableError, TaskError
 from geocube_ingest.index.base import Index
 from geocube_ingest.processing import conditions
 from geocube_ingest.processing.errors import classify_exception
-from geocube_ingest.processing.graph import GraphError, LoadedGraph, load_graph
+from geocube_ingest.processing.graph import LoadedGraph, companion_extension, load_graph
 from geocube_ingest.processing.outputs import ProcessResult, hand_off
 from geocube_ingest.processing.runner import run_steps, select_outputs
 from geocube_ingest.processing.validate import require_valid
@@ -41,7 +41,7 @@ def _graph(name: Any, config: Mapping[str, Any] | None, settings: Settings) -> L
     try:
         loaded = load_graph(str(name), settings)
         require_valid(loaded, settings, {str(k): str(v) for k, v in (config or {}).items()})
-    except (GraphError, NotFound) as exc:
+    except (InvalidInput, NotFound) as exc:  # unknown, refused (graphs.allowed_sources) or invalid
         raise FatalError(str(exc)) from exc
     return loaded
 
@@ -85,6 +85,19 @@ def _import_inputs(loaded: LoadedGraph, workspace: Workspace, settings: Settings
                 raise classify_exception(exc, f"import {url}") from exc
             imported[wanted] = Path(local)
             workspace.register(slot, infile.layer, infile.extension, Path(local))
+            _import_companion(url, infile.extension, workspace.root, settings)
+
+
+def _import_companion(url: str, extension: str, local_dir: Path, settings: Settings) -> None:
+    """`X.data` with `X.dim`, when it was stored (a DIMAP header without its folder is unreadable)."""
+    companion = companion_extension(extension)
+    if companion is None:
+        return
+    companion_url = url.removesuffix(f".{extension}") + f".{companion}"
+    try:
+        storage.get_path(companion_url, local_dir, settings=settings)
+    except (FileNotFoundError, NotFound):
+        log.warning("%s has no %s folder stored next to it", url, companion)
 
 
 def _run(

@@ -15,7 +15,7 @@ from geocube_ingest import storage
 from geocube_ingest.errors import FatalError, RetriableError
 from geocube_ingest.index.base import DatasetToIndex, Index
 from geocube_ingest.processing.cog import ensure_cog
-from geocube_ingest.processing.graph import ANY_EXTENSION, OutFile
+from geocube_ingest.processing.graph import ANY_EXTENSION, OutFile, companion_extension
 from geocube_ingest.processing.runner import SelectedOutput
 from geocube_ingest.processing.workspace import SlotTile, Workspace, stored_layer
 from geocube_ingest.settings import Settings
@@ -65,13 +65,31 @@ def dataset(slot: SlotTile, out: OutFile, uri: str, config: dict[str, str], requ
     )
 
 
+def _companion_url(url: str) -> str | None:
+    stem, dot, ext = url.rpartition(".")
+    companion = companion_extension(ext) if dot else None
+    return f"{stem}.{companion}" if companion else None
+
+
 def delete_stored(url: str, settings: Settings) -> bool:
-    """Delete a stored layer, also when it was stored zipped (a folder such as X.SAFE)."""
-    for candidate in (url, f"{url}.zip"):
-        if storage.exists(candidate, settings=settings):
-            storage.delete(candidate, recursive=True, settings=settings)
-            return True
-    return False
+    """Delete a stored layer, also when it was stored zipped (a folder such as X.SAFE), with its companion."""
+    deleted = False
+    for logical in (url, _companion_url(url)):
+        for candidate in (logical, f"{logical}.zip") if logical else ():
+            if storage.exists(candidate, settings=settings):
+                storage.delete(candidate, recursive=True, settings=settings)
+                deleted = True
+                break
+    return deleted
+
+
+def store_companion(path: Path, url: str, settings: Settings) -> str | None:
+    """Store `X.data` next to a stored `X.dim` (SNAP writes both; the header alone is useless)."""
+    companion_url = _companion_url(url)
+    folder = path.with_suffix("." + companion_url.rpartition(".")[2]) if companion_url else None
+    if companion_url is None or folder is None or not folder.is_dir():
+        return None
+    return storage.put_path(folder, companion_url, settings=settings)
 
 
 def hand_off(
@@ -99,6 +117,9 @@ def hand_off(
         log.info("store %s", target)
         url = storage.put_path(item.path, target, settings=settings)
         result.outputs.append(url)
+        companion = store_companion(item.path, target, settings)
+        if companion is not None:
+            result.outputs.append(companion)
         if out.action == "to_index":
             entry = dataset(slot, out, url, config, required=index is not None)
             if entry is not None:

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from geocube_ingest.errors import GeocubeIngestError
+from geocube_ingest.errors import GeocubeIngestError, TemporaryError
 from geocube_ingest.processing.engines import ENGINE_NAMES, get_engine
+from geocube_ingest.processing.engines.docker import UNAVAILABLE
 from geocube_ingest.processing.graph import (
     ANY_EXTENSION,
     WORKDIR_KEY,
@@ -82,7 +83,7 @@ def validate_graph(
             )
         else:
             try:
-                engine_problems = get_engine(step.engine).check(step, base_dirs)
+                engine_problems = get_engine(step.engine).check(step, base_dirs, settings)
             except GeocubeIngestError as exc:
                 engine_problems = [("command", str(exc))]
             problems += [Problem(f"{where}.{loc}", msg) for loc, msg in engine_problems]
@@ -161,11 +162,20 @@ def _check_output(
     return problems
 
 
-def check_graph(name: str, settings: Settings | None = None, config: Mapping[str, str] | None = None) -> list[Problem]:
-    """Load and check a graph by name, path or URL: its problems (empty when it is fine)."""
+def check_graph(
+    name: str,
+    settings: Settings | None = None,
+    config: Mapping[str, str] | None = None,
+    *,
+    trusted: bool = False,
+) -> list[Problem]:
+    """Load and check a graph by name (or an allowed path or URL): its problems (empty when it is fine).
+
+    `trusted` (the operator's own command line) also checks graph files outside the graph folders.
+    """
     settings = settings or get_settings()
     try:
-        loaded = load_graph(name, settings)
+        loaded = load_graph(name, settings, trusted=trusted)
     except GraphError as exc:
         return [Problem(loc, msg) for loc, msg in exc.problems]
     return validate_graph(loaded, settings, config)
@@ -174,6 +184,9 @@ def check_graph(name: str, settings: Settings | None = None, config: Mapping[str
 def require_valid(
     loaded: LoadedGraph, settings: Settings | None = None, config: Mapping[str, str] | None = None
 ) -> None:
+    """Raise GraphError for a graph that cannot run, TemporaryError when only the docker engine is away."""
     problems = validate_graph(loaded, settings, config)
+    if problems and all(p.message.startswith(UNAVAILABLE) for p in problems):
+        raise TemporaryError(problems[0].message)  # the engine may come back: the task is tried again later
     if problems:
         raise GraphError(loaded.source, [(p.location, p.message) for p in problems])

@@ -119,7 +119,7 @@ def test_force_tile_done_dispatches_dependants(client: httpx.Client, s1_demo: De
 
 def test_replace_data(client: httpx.Client, s2_demo: DemoAOI) -> None:
     scene_id, tile_id = s2_demo.scene_ids[0], s2_demo.tile_ids[0]
-    new = {"swath_id": "", "tile_nr": 0, "graph_name": "NDVI", "is_retriable": False, "extra": [1, 2.5, None]}
+    new = {"swath_id": "", "tile_nr": 0, "graph_name": "S2Indices", "is_retriable": False, "extra": [1, 2.5, None]}
     answer = client.put(f"/tile/{tile_id}/data", json=new)
     assert answer.status_code == 200
     assert answer.json()["data"] == new

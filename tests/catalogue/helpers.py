@@ -90,7 +90,7 @@ def s1_payload(annotations: str, **changes: Any) -> Payload:
         "end_time": "2021-01-01T00:00:00Z",
         "scene_type": {"constellation": "sentinel1"},
         "scene_graph_name": "S1Preprocessing",
-        "tile_graph_name": "S1Coherence",
+        "tile_graph_name": "S1BackscatterCoherence",
         "annotations_urls": [annotations],
     }
     document.update(changes)

@@ -60,7 +60,7 @@ def test_sentinel1_bursts_meeting_the_buffered_aoi(passes: list[CatalogueScene],
         track, _number, swath = tile.source_id.split("_")
         assert track == "t071" and swath == tile.data["swath_id"].lower()
         assert 1 <= tile.data["tile_nr"] <= 9 and tile.data["relative_orbit"] == 71
-        assert tile.data["graph_name"] == "S1Coherence"
+        assert tile.data["graph_name"] == "S1BackscatterCoherence"
     assert passes[0].tiles == {
         t.source_id: {"swath_id": t.data["swath_id"], "tile_nr": t.data["tile_nr"]} for t in tiles
     }

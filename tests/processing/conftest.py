@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,9 +17,12 @@ from geocube_ingest.workflow.models import Scene, Tile
 
 
 @pytest.fixture(autouse=True)
-def processing_env(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def processing_env(isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """One small threaded LocalCluster shared by the tests (same key, so started once); chunks
-    of 256 pixels so that even small rasters are computed in several chunks."""
+    of 256 pixels so that even small rasters are computed in several chunks. Graphs the tests
+    write under their tmp_path are allowed, and so are the test steps' python modules."""
+    monkeypatch.setenv("GEOCUBE_INGEST_GRAPHS__ALLOWED_SOURCES", json.dumps([str(tmp_path)]))
+    monkeypatch.setenv("GEOCUBE_INGEST_GRAPHS__PYTHON_MODULES", json.dumps(["tests.processing"]))
     monkeypatch.setenv("GEOCUBE_INGEST_PROCESSING__PROCESSES", "false")
     monkeypatch.setenv("GEOCUBE_INGEST_PROCESSING__N_WORKERS", "1")
     monkeypatch.setenv("GEOCUBE_INGEST_PROCESSING__THREADS_PER_WORKER", "2")

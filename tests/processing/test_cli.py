@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -12,8 +13,12 @@ from typer.testing import CliRunner
 
 from geocube_ingest.cli.main import app
 from geocube_ingest.errors import InvalidInput
+from tests.processing.test_graph import LIBRARY
 
 CLI = str(Path(sys.executable).parent / "geocube-ingest")
+UPSTREAM_PAYLOAD = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "upstream" / "payloads" / "DenmarkDemoS2.json"
+)
 runner = CliRunner()
 
 
@@ -21,14 +26,7 @@ def test_graph_list_json() -> None:
     result = runner.invoke(app, ["graph", "list", "--json"])
     assert result.exit_code == 0, result.output
     listed = {g["name"]: g for g in json.loads(result.output)}
-    assert set(listed) == {
-        "ChangeFromPrevious",
-        "CopyProductToStorage",
-        "ExtractS2Bands",
-        "Pass",
-        "S1Backscatter",
-        "S2Indices",
-    }
+    assert sorted(listed) == LIBRARY
     assert listed["S2Indices"]["steps"] == 2 and "NDVI" in listed["S2Indices"]["description"]
 
 
@@ -89,3 +87,27 @@ def test_graph_steps_lists_the_builtins() -> None:
     } <= set(steps)
     assert steps["reproject"]["required"] == ["input", "output", "projection"]
     assert "projection" not in steps["reproject"]["optional"]
+
+
+def test_ingest_refuses_a_graph_it_may_not_run_with_exit_2_and_creates_nothing(tmp_path: Path) -> None:
+    """A `data:` tile graph whose python step would write a marker: one line, exit 2, nothing run or created."""
+    marker_graph = {"processing_steps": [{"engine": "python", "command": "os:system", "args": {}}]}
+    inline = "data:application/json;base64," + base64.b64encode(json.dumps(marker_graph).encode()).decode()
+    payload = json.loads(UPSTREAM_PAYLOAD.read_text())
+    payload.update(tile_graph_name=inline, scene_graph_name="CopyProductToStorage")
+    (tmp_path / "payload.json").write_text(json.dumps(payload))
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GEOCUBE_INGEST_")}
+    env.update(GEOCUBE_INGEST_HOME=str(home), COLUMNS="300")
+    done = subprocess.run(
+        [CLI, "ingest", str(tmp_path / "payload.json"), "--no-prefect"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: invalid graph: tile_graph_name: graph 'data:application")
+    assert "an inline data: graph is not allowed" in lines[0]
+    assert not (home / "geocube-ingest.db").exists(), "nothing created, not even the database"

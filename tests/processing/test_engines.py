@@ -128,18 +128,47 @@ def test_cmd_engine_runs_a_program_with_graph_envs(tmp_path: Path, make_tile: Ti
     put_layer(tile, "state", "txt", "x", str(tmp_path / "s"))
     process_tile(tile, None, None, work_dir=tmp_path / "w", storage_uri=str(tmp_path / "s"), index=None)
     assert (tmp_path / "cmd.out").read_text().splitlines() == ["--first=1", "--second=two words", "GREETING=hello"]
+    body["processing_steps"][0]["envs"] = ["GREETING=from the step"]  # upstream's step-level envs win
+    process_tile(
+        make_tile(1, "S", write_graph(graphs, body, name="step_envs")),
+        None, None, work_dir=tmp_path / "w", storage_uri=str(tmp_path / "s"), index=None,
+    )  # fmt: skip
+    assert (tmp_path / "cmd.out").read_text().splitlines()[-1] == "GREETING=from the step"
 
 
-def test_cmd_engine_program_on_path_and_missing(tmp_path: Path, make_tile: TileFactory) -> None:
+def test_cmd_engine_runs_programs_on_path_only_when_allowed(
+    tmp_path: Path, make_tile: TileFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     graph = write_graph(tmp_path / "g", one_step_graph("cmd", "true", {}))
     tile = make_tile(1, "S", graph)
     put_layer(tile, "state", "txt", "x", str(tmp_path / "s"))
+    with pytest.raises(FatalError, match="program 'true' is neither a file of the graph folders nor in graphs"):
+        process_tile(tile, None, None, work_dir=tmp_path / "w", storage_uri=str(tmp_path / "s"), index=None)
+    monkeypatch.setenv("GEOCUBE_INGEST_GRAPHS__ALLOWED_PROGRAMS", '["true", "no-such-program-here"]')
+    get_settings.cache_clear()
     process_tile(tile, None, None, work_dir=tmp_path / "w", storage_uri=str(tmp_path / "s"), index=None)
     missing = write_graph(tmp_path / "g", one_step_graph("cmd", "no-such-program-here", {}), name="missing")
-    with pytest.raises(FatalError, match="program 'no-such-program-here' not found"):
+    with pytest.raises(FatalError, match="program 'no-such-program-here' is allowed but not found on PATH"):
         process_tile(
             make_tile(1, "S", missing), None, None, work_dir=tmp_path / "w", storage_uri=str(tmp_path / "s"), index=None
         )
+
+
+def test_step_files_never_leave_the_graph_folders(tmp_path: Path, make_tile: TileFactory) -> None:
+    """A script next to the graph runs; one reached by `..` or an absolute path outside does not."""
+    outside = script(tmp_path / "elsewhere", "evil.py", f"open({str(tmp_path / 'marker')!r}, 'w')\n")
+    graphs = tmp_path / "allowed" / "graphs"
+    script(graphs, "python/ok.py", "")
+    for command in ("../../elsewhere/evil.py", str(outside), "python/ok.py"):
+        graph = write_graph(graphs, one_step_graph("python", command, {}), name="g")
+        tile = make_tile(1, "S", graph)
+        put_layer(tile, "state", "txt", "x", str(tmp_path / "s"))
+        if command == "python/ok.py":
+            process_tile(tile, None, None, work_dir=tmp_path / "w", storage_uri=str(tmp_path / "s"), index=None)
+            continue
+        with pytest.raises(FatalError, match=r"python script .* not found in the graph folders"):
+            process_tile(tile, None, None, work_dir=tmp_path / "w", storage_uri=str(tmp_path / "s"), index=None)
+    assert not (tmp_path / "marker").exists()
 
 
 def test_snap_engine_calls_gpt_like_upstream(
@@ -151,7 +180,11 @@ def test_snap_engine_calls_gpt_like_upstream(
     get_settings.cache_clear()
     graphs = tmp_path / "graphs"
     (graphs / "snap").mkdir(parents=True)
-    (graphs / "snap" / "Calibrate.xml").write_text("<graph id='g'/>")
+    (graphs / "snap" / "Calibrate.xml").write_text(
+        "<graph id='g'><node id='Read'><operator>Read</operator><parameters><file>${input}</file></parameters>"
+        "</node><node id='Cal'><operator>Calibration</operator><sources><sourceProduct refid='Read'/></sources>"
+        "<parameters><selectedPolarisations>${polar}</selectedPolarisations></parameters></node></graph>"
+    )
     graph = write_graph(
         graphs, one_step_graph("snap", "snap/Calibrate.xml", {"input": inp(0, "state"), "polar": fixed("VV VH")})
     )

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -25,10 +22,21 @@ from geocube_ingest.processing.graph import (
     repo_graph_dir,
     resolve_graph,
 )
+from geocube_ingest.processing.policy import GraphSourceRefused
 from geocube_ingest.processing.validate import check_graph
 from geocube_ingest.settings import get_settings
+from tests.processing.servers import serve_folder
 
-LIBRARY = ["ChangeFromPrevious", "CopyProductToStorage", "ExtractS2Bands", "Pass", "S1Backscatter", "S2Indices"]
+LIBRARY = [
+    "ChangeFromPrevious",
+    "CopyProductToStorage",
+    "ExtractS2Bands",
+    "Pass",
+    "S1Backscatter",
+    "S1BackscatterCoherence",
+    "S1Preprocessing",
+    "S2Indices",
+]
 
 # Upstream's shapes: `config: null`, `out_files_conditions`, legacy data format fields,
 # a `snap` engine with `tile` args, `in` args with tile_index.
@@ -70,7 +78,12 @@ UPSTREAM_S1 = {
 
 
 @pytest.mark.parametrize("name", LIBRARY)
-def test_library_graphs_load_and_check_clean(name: str) -> None:
+def test_library_graphs_load_and_check_clean(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gpt = tmp_path / "gpt"  # SNAP is not installed here: any executable stands for it
+    gpt.write_text("#!/bin/sh\n")
+    gpt.chmod(0o755)
+    monkeypatch.setenv("GEOCUBE_INGEST_PROCESSING__SNAP_GPT", str(gpt))
+    get_settings.cache_clear()
     loaded = load_graph(name)
     assert loaded.source == str(repo_graph_dir() / f"{name}.json")
     assert check_graph(name) == []
@@ -185,33 +198,31 @@ def test_resolution_order_and_upstream_paths(tmp_path: Path, monkeypatch: pytest
     assert resolve_graph(str(mine / "Custom.json")) == str(mine / "Custom.json")
     assert resolve_graph("library/ExtractS2Bands.json") == str(repo_graph_dir() / "ExtractS2Bands.json")
     assert resolve_graph("library/graph/ExtractS2Bands.json").endswith("ExtractS2Bands.json")
-    with pytest.raises(NotFound, match=r"unknown graph 'Nope' \(searched .*mine"):
+    with pytest.raises(NotFound, match=r"unknown graph 'Nope' \(known: .*Custom"):
         resolve_graph("Nope")
 
 
 @pytest.fixture
 def graph_server(tmp_path: Path) -> Iterator[str]:
-    """A real HTTP server on 127.0.0.1 serving a folder of graphs."""
     folder = tmp_path / "served"
     folder.mkdir()
     (folder / "Remote.json").write_text(json.dumps({"description": "from HTTP", "config": {"k": "v"}}))
-    handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_folder(folder) as url:
+        yield url
 
 
-def test_graph_by_url(graph_server: str) -> None:
+def test_graph_by_url_only_under_an_allowed_prefix(graph_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(GraphSourceRefused, match="a graph URL is not allowed"):
+        load_graph(f"{graph_server}/Remote.json")
+    monkeypatch.setenv("GEOCUBE_INGEST_GRAPHS__ALLOWED_SOURCES", json.dumps([f"{graph_server}/"]))
+    get_settings.cache_clear()
     loaded = load_graph(f"{graph_server}/Remote.json")
     assert loaded.graph.description == "from HTTP" and loaded.graph.config == {"k": "v"}
     assert loaded.base_dir is None
     with pytest.raises(NotFound):
         load_graph(f"{graph_server}/Missing.json")
+    with pytest.raises(GraphSourceRefused):
+        load_graph(f"{graph_server}/sub/../Remote.json")
 
 
 def test_installed_wheel_uses_the_packaged_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

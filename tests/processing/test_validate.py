@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from geocube_ingest.processing.engines.docker import forget_availability
 from geocube_ingest.processing.graph import GraphError, load_graph
 from geocube_ingest.processing.validate import check_graph, require_valid
+from geocube_ingest.settings import get_settings
 
 
 def write(tmp_path: Path, body: dict[str, Any]) -> str:
@@ -22,14 +24,18 @@ def problems(tmp_path: Path, body: dict[str, Any], config: dict[str, str] | None
     return {p.location: p.message for p in check_graph(write(tmp_path, body), config=config)}
 
 
-def test_engines_and_commands(tmp_path: Path) -> None:
+def test_engines_and_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEOCUBE_INGEST_DOCKER__COMMAND", '["no-docker-cli-here"]')
+    monkeypatch.setenv("GEOCUBE_INGEST_PROCESSING__SNAP_GPT", "no-gpt-here")
+    get_settings.cache_clear()
+    forget_availability()
     (tmp_path / "scripts").mkdir()
     (tmp_path / "scripts" / "ok.py").write_text("")
     found = problems(
         tmp_path,
         {
             "processing_steps": [
-                {"engine": "docker", "command": "image"},
+                {"engine": "teleport", "command": "image"},
                 {"engine": "xarray", "command": "teleport"},
                 {
                     "engine": "xarray",
@@ -39,30 +45,42 @@ def test_engines_and_commands(tmp_path: Path) -> None:
                         "colour": {"type": "fixed", "value": "red"},
                     },
                 },
-                {"engine": "python", "command": "no_such_module_xyz:run"},
+                {"engine": "python", "command": "tests.processing.no_such_module_xyz:run"},
                 {"engine": "python", "command": "tests.processing.steps:missing"},
                 {"engine": "python", "command": "scripts/missing.py"},
                 {"engine": "python", "command": "scripts/ok.py"},
                 {"engine": "python", "command": "tests.processing.steps:concat"},
                 {"engine": "cmd", "command": "no-such-program-xyz"},
                 {"engine": "snap", "command": "snap/missing.xml"},
+                {"engine": "docker", "command": "--privileged alpine"},
+                {"engine": "python", "command": "os:system"},
             ]
         },
     )
     assert found == {
-        "processing_steps[0].engine": "unknown engine 'docker' (expected one of xarray, python, cmd, snap)",
+        "processing_steps[0].engine": "unknown engine 'teleport' (expected one of xarray, python, cmd, snap, docker)",
         "processing_steps[1].command": found["processing_steps[1].command"],
         "processing_steps[2].args.input": "required by convert",
         "processing_steps[2].args.colour": found["processing_steps[2].args.colour"],
         "processing_steps[3].command": found["processing_steps[3].command"],
         "processing_steps[4].command": "'tests.processing.steps' has no 'missing'",
         "processing_steps[5].command": "python script 'scripts/missing.py' not found in the graph folders",
-        "processing_steps[8].command": "program 'no-such-program-xyz' not found (PATH or graph folders)",
+        "processing_steps[8].command": (
+            "program 'no-such-program-xyz' is neither a file of the graph folders nor in graphs.allowed_programs"
+        ),
         "processing_steps[9].command": "SNAP graph 'snap/missing.xml' not found in the graph folders",
+        "processing_steps[9].engine": (
+            "ESA SNAP's gpt is not installed here ('no-gpt-here' not found: set processing.snap_gpt)"
+        ),
+        "processing_steps[10].command": "docker command '--privileged alpine' does not start with an image name",
+        "processing_steps[10].engine": (
+            "docker is not available here: 'no-docker-cli-here' is not installed (docker.command)"
+        ),
+        "processing_steps[11].command": "python module 'os' is not in graphs.python_modules",
     }
     assert found["processing_steps[1].command"].startswith("unknown xarray step 'teleport' (known: band_math")
     assert "not an argument of convert" in found["processing_steps[2].args.colour"]
-    assert "cannot import 'no_such_module_xyz'" in found["processing_steps[3].command"]
+    assert "cannot import 'tests.processing.no_such_module_xyz'" in found["processing_steps[3].command"]
 
 
 def test_inputs_must_be_imported_or_produced_before_use(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Step engines: `xarray` (built-in steps on Dask), `python` (a callable or a script), `cmd`
-(any program), `snap` (SNAP's gpt, as upstream). One class per engine."""
+(a program), `snap` (SNAP's gpt, as upstream), `docker` (an image, through the docker CLI).
+One class per engine."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from geocube_ingest.errors import FatalError
 if TYPE_CHECKING:
     from geocube_ingest.processing.graph import Step
     from geocube_ingest.processing.runner import StepContext
+    from geocube_ingest.settings import Settings
 
 
 class Engine(Protocol):
@@ -19,12 +21,16 @@ class Engine(Protocol):
         """Run one step; raise on failure (TaskError subclasses say how to classify it)."""
         ...
 
-    def check(self, step: Step, base_dirs: list[str]) -> list[tuple[str, str]]:
-        """Problems `(where, what)` a graph check can find without running the step."""
+    def check(self, step: Step, base_dirs: list[str], settings: Settings | None = None) -> list[tuple[str, str]]:
+        """Problems `(where, what)` a graph check can find without running the step.
+
+        `base_dirs` are the operator's folders the step's files may come from; `settings`
+        (default: the process's) say which programs, modules and engines are available.
+        """
         ...
 
 
-ENGINE_NAMES = ("xarray", "python", "cmd", "snap")
+ENGINE_NAMES = ("xarray", "python", "cmd", "snap", "docker")
 
 
 def get_engine(name: str) -> Engine:
@@ -41,7 +47,11 @@ def get_engine(name: str) -> Engine:
 
         return CmdEngine()
     if name == "snap":
-        from geocube_ingest.processing.engines.cmd import SnapEngine
+        from geocube_ingest.processing.engines.snap import SnapEngine
 
         return SnapEngine()
+    if name == "docker":
+        from geocube_ingest.processing.engines.docker import DockerEngine
+
+        return DockerEngine()
     raise FatalError(f"unknown engine {name!r} (expected one of {', '.join(ENGINE_NAMES)})")

@@ -28,6 +28,7 @@ from geocube_ingest.processing import cog, raster, s1, s2
 if TYPE_CHECKING:
     from geocube_ingest.processing.graph import Step
     from geocube_ingest.processing.runner import StepContext
+    from geocube_ingest.settings import Settings
 
 
 class StepArgs:
@@ -136,7 +137,7 @@ class XarrayEngine:
             raise InvalidInput(f"unknown xarray step {step.command!r} (known: {', '.join(sorted(BUILTINS))})")
         entry.run(StepArgs(step.command, args), context)
 
-    def check(self, step: Step, base_dirs: list[str]) -> list[tuple[str, str]]:
+    def check(self, step: Step, base_dirs: list[str], settings: Settings | None = None) -> list[tuple[str, str]]:
         entry = BUILTINS.get(step.command)
         if entry is None:
             return [("command", f"unknown xarray step {step.command!r} (known: {', '.join(sorted(BUILTINS))})")]
