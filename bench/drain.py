@@ -67,9 +67,9 @@ def batches(workflow: Workflow, batch: int, tile_seconds: float) -> dict[str, Ca
 class CountingWorkflow(Workflow):
     looks = 0
 
-    def work_status(self, aoi: str | None = None) -> Any:
+    def work_status(self, aoi: str | None = None, **options: Any) -> Any:
         CountingWorkflow.looks += 1
-        return super().work_status(aoi)
+        return super().work_status(aoi, **options)
 
 
 def run(module: ModuleType, url: str, args: argparse.Namespace) -> dict[str, float]:

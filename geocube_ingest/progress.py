@@ -56,7 +56,8 @@ class WorkflowProgress:
         if not workflow.aoi_exists(self.aoi):
             return
         summary = workflow.summary(self.aoi)
-        waits = lease_reasons(workflow.work_status(self.aoi)) + slot_reasons(workflow.slots.usage(), self.aoi)
+        status = workflow.work_status(self.aoi, at_most=1)  # only who holds what: no full counts
+        waits = lease_reasons(status) + slot_reasons(workflow.slots.usage(), self.aoi)
         bars = ((self.downloads, summary.scenes, "scene"), (self.tiles, summary.tiles, "tile"))
         for task_id, counts, kind in bars:
             finished = counts.done + counts.failed + counts.retry

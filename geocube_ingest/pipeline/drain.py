@@ -192,7 +192,9 @@ class _Loop:
         return not fresh and (self._room() or not self.in_flight)
 
     def _look(self) -> WorkStatus:
-        status = self.workflow.work_status(self.aoi)
+        # Counts beyond what a full set of batches claims change nothing here.
+        enough = self.pipeline.max_parallel_batches * max(self.pipeline.download_batch, self.pipeline.tile_batch)
+        status = self.workflow.work_status(self.aoi, at_most=enough)
         self.last_look = time.monotonic()
         claimable = False
         for kind in self.pools:

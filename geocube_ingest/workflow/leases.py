@@ -117,12 +117,18 @@ def give_back(session: Session, lease: Lease, not_before: datetime | None, **val
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def _count(session: Session, query: Select[Any]) -> int:
-    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+def _count(session: Session, query: Select[Any], at_most: int | None = None) -> int:
+    return int(session.scalar(select(func.count()).select_from(query.limit(at_most).subquery())) or 0)
 
 
-def work_status(session: Session, aoi: str | None, now: datetime) -> WorkStatus:
-    """Counts for one AOI, or for every AOI when `aoi` is None."""
+def work_status(session: Session, aoi: str | None, now: datetime, at_most: int | None = None) -> WorkStatus:
+    """Counts for one AOI, or for every AOI when `aoi` is None.
+
+    `at_most` caps the counts of claimable tasks (and leaves `waiting` uncounted): a loop that
+    only decides how many batches to start needs no more, and a count that stops early stays
+    fast whatever the planner thinks of the tables (after a wave of status changes PostgreSQL's
+    statistics lag, and a full count of ready tiles can take seconds at 100,000 tiles).
+    """
     holders: list[LeaseHolder] = []
     delays: list[Delay] = []
     future_tiles = 0
@@ -140,16 +146,19 @@ def work_status(session: Session, aoi: str | None, now: datetime) -> WorkStatus:
             else:
                 holders.append(LeaseHolder(kind, owner, count, first))
             future_tiles += count if table is TileRow else 0
-    claimable_tiles = _count(session, _claimable("tile", now, aoi))
-    pending = select(TileRow.id).where(TileRow.status == Status.PENDING.value)
-    pending_tiles = _count(session, pending if aoi is None else pending.where(TileRow.aoi_id == aoi))
+    claimable_tiles = _count(session, _claimable("tile", now, aoi), at_most)
+    waiting = None
+    if at_most is None:
+        pending = select(TileRow.id).where(TileRow.status == Status.PENDING.value)
+        pending_tiles = _count(session, pending if aoi is None else pending.where(TileRow.aoi_id == aoi))
+        waiting = max(pending_tiles - claimable_tiles - future_tiles, 0)
     return WorkStatus(
-        claimable_scenes=_count(session, _claimable("scene", now, aoi)),
+        claimable_scenes=_count(session, _claimable("scene", now, aoi), at_most),
         claimable_tiles=claimable_tiles,
         leased=sum(h.tasks for h in holders),
         delayed=sum(d.tasks for d in delays),
         next_due=min((d.due for d in delays), default=None),
-        waiting=max(pending_tiles - claimable_tiles - future_tiles, 0),
+        waiting=waiting,
         holders=tuple(holders),
         delays=tuple(delays),
     )

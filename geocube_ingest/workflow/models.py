@@ -255,8 +255,9 @@ class WorkStatus:
     # PENDING tasks given back after a temporary error, claimable from `next_due`.
     delayed: int
     next_due: datetime | None
-    # PENDING tasks that cannot run yet (their scene or previous tile is not DONE).
-    waiting: int
+    # PENDING tasks that cannot run yet (their scene or previous tile is not DONE); None when
+    # the claimable counts were capped (`Workflow.work_status(at_most=...)`).
+    waiting: int | None
     # Who holds the `leased` tasks, and the `delayed` ones per kind: why work waits.
     holders: tuple[LeaseHolder, ...] = ()
     delays: tuple[Delay, ...] = ()

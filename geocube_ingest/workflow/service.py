@@ -395,12 +395,15 @@ class Workflow:
                 ids,
             )
 
-    def work_status(self, aoi: str | None = None) -> WorkStatus:
-        """What is left to do without an operator, in one AOI or all (for worker loops and progress)."""
+    def work_status(self, aoi: str | None = None, *, at_most: int | None = None) -> WorkStatus:
+        """What is left to do without an operator, in one AOI or all (for worker loops and progress).
+
+        `at_most` caps the claimable counts: enough to decide how many batches to start, and fast.
+        """
         with self._read() as session:
             if aoi is not None:
                 queries.require_aoi(session, aoi)
-            return leases.work_status(session, aoi, database.utcnow())
+            return leases.work_status(session, aoi, database.utcnow(), at_most)
 
     def lease_owners(self, aoi: str | None = None) -> set[str]:
         with self._read() as session:

@@ -33,9 +33,9 @@ class Looks:
         self.count = 0
         self._real = workflow.work_status
 
-        def counted(aoi: str | None = None) -> Any:
+        def counted(aoi: str | None = None, **options: Any) -> Any:
             self.count += 1
-            return self._real(aoi)
+            return self._real(aoi, **options)
 
         workflow.work_status = counted  # type: ignore[method-assign]
 
