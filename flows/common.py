@@ -16,6 +16,7 @@ from prefect.futures import PrefectFuture
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from geocube_ingest.index import get_index
+from geocube_ingest.index.follow import follow
 from geocube_ingest.pipeline import BatchResult, DrainReport, download_batch, drain, owner_id, process_batch
 from geocube_ingest.settings import Settings, get_settings
 from geocube_ingest.workflow import AOISummary, Workflow
@@ -39,7 +40,7 @@ def resolve_settings(overrides: dict[str, Any] | None = None) -> Settings:
 
 def services(overrides: dict[str, Any] | None) -> tuple[Settings, Workflow]:
     settings = resolve_settings(overrides)
-    return settings, Workflow(settings=settings).as_actor(ACTOR)
+    return settings, follow(Workflow(settings=settings).as_actor(ACTOR), settings)
 
 
 @task(name="download-batch", task_run_name="download {aoi} #{n}", cache_policy=NO_CACHE, persist_result=False)

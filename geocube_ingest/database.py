@@ -3,7 +3,9 @@
 One code path for SQLite (the embedded default) and PostgreSQL (scale):
 - SQLite runs in WAL mode with foreign keys on, and every transaction starts with
   `BEGIN IMMEDIATE`, so the single writer is taken up front instead of failing with
-  "database is locked" half way through a read-then-write transaction.
+  "database is locked" half way through a read-then-write transaction; sessions made
+  `read_only` start with a plain `BEGIN` instead, so readers never wait for each other
+  nor for the writer (WAL gives them a snapshot).
 - PostgreSQL goes through psycopg 3; `postgresql://` URLs are upgraded to it.
 Each component (workflow, index) has its own Alembic history and version table, so
 they can share one database or live in two.
@@ -39,6 +41,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# Execution option of the engines behind read-only sessions (see `make_sessionmaker`).
+READ_ONLY_OPTION = "geocube_ingest_read_only"
 
 _engines: dict[str, Engine] = {}
 _migrated: set[tuple[str, str]] = set()
@@ -98,7 +103,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def get_engine(url: str) -> Engine:
@@ -135,8 +141,10 @@ def dispose_engines() -> None:
         _migrated.clear()
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions on `engine`; `read_only` ones must not write (on SQLite they do not take the writer lock)."""
+    bind = engine.execution_options(**{READ_ONLY_OPTION: True}) if read_only else engine
+    return sessionmaker(bind, expire_on_commit=False)
 
 
 @contextmanager

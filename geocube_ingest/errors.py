@@ -47,6 +47,10 @@ class Conflict(GeocubeIngestError):
     http_status = 409
 
 
+class InconsistentChange(Conflict):
+    """A (forced) status change that would leave the graph of dependencies inconsistent: nothing changed."""
+
+
 class TransitionRefused(GeocubeIngestError):
     """A status change the workflow rules do not allow (unless forced)."""
 

@@ -9,11 +9,13 @@ Secrets are `SecretStr`: they never show in reprs, logs or error messages.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -338,6 +340,40 @@ class ApiSettings(BaseModel):
     graph_timeout_seconds: float = Field(
         default=60.0, gt=0, description="How long Graphviz may take to lay out a dependency graph."
     )
+    basemap_url: str | None = Field(
+        default=None,
+        description="XYZ tile URL template drawn under the page's map, e.g. "
+        "`https://tile.openstreetmap.org/{z}/{x}/{y}.png` (`{s}` for subdomains a, b, c); none by default: "
+        "the page then loads nothing from outside the server.",
+    )
+    basemap_attribution: str | None = Field(
+        default=None, description="Attribution shown on the map for the basemap (tile providers' terms ask for one)."
+    )
+
+    @field_validator("basemap_url")
+    @classmethod
+    def _tile_url_template(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.replace("{s}", "a"))
+        # The host goes into the pages' Content-Security-Policy: a plain name (and port), nothing else.
+        if parts.scheme not in ("http", "https") or not re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]+)?", parts.netloc):
+            raise ValueError("basemap_url must be an http(s) URL with a plain host name ({s} may stand in it)")
+        missing = [p for p in ("{z}", "{x}", "{y}") if p not in value]
+        if missing:
+            raise ValueError(f"basemap_url needs the placeholders {{z}}, {{x}}, {{y}} (missing {' '.join(missing)})")
+        return value
+
+    heavy_answers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Answers built in proportion to an AOI's size (whole lists, GeoJSON, footprints, graphs) built at "
+        "once; more wait their turn, so small requests keep CPU and interpreter time. Default: half the CPU cores.",
+    )
+
+    @property
+    def resolved_heavy_answers(self) -> int:
+        return self.heavy_answers or max(1, (os.cpu_count() or 2) // 2)
 
 
 class PipelineSettings(BaseModel):

@@ -161,6 +161,19 @@ def _segment(name: str, what: str) -> str:
     return name
 
 
+def tile_folder_uri(storage_uri: str, aoi: str, scene_source_id: str, tile_source_id: str) -> str:
+    """The folder of a tile's layers: `<storage_uri>/<aoi>/<scene>/tiles/<tile>` (SPEC section 6)."""
+    if not storage_uri:
+        raise InvalidInput("empty storage_uri")
+    return join(
+        storage_uri,
+        _segment(aoi, "AOI name"),
+        _segment(scene_source_id, "scene id"),
+        "tiles",
+        _segment(tile_source_id, "tile id"),
+    )
+
+
 def tile_output_uri(
     storage_uri: str,
     aoi: str,
@@ -174,19 +187,11 @@ def tile_output_uri(
 
     `<storage_uri>/<aoi>/<scene>/tiles/<tile>/<YYYYMMDD>_<tile>_<layer>.<ext>`
     """
-    if not storage_uri:
-        raise InvalidInput("empty storage_uri")
+    folder = tile_folder_uri(storage_uri, aoi, scene_source_id, tile_source_id)
     tile = _segment(tile_source_id, "tile id")
     extension = ext.lstrip(".")
     name = f"{date:%Y%m%d}_{tile}_{_segment(layer, 'layer')}" + (f".{extension}" if extension else "")
-    return join(
-        storage_uri,
-        _segment(aoi, "AOI name"),
-        _segment(scene_source_id, "scene id"),
-        "tiles",
-        tile,
-        name,
-    )
+    return join(folder, name)
 
 
 def resolve_storage_uri(scene_data: dict[str, Any], *, settings: Settings | None = None) -> str:

@@ -24,11 +24,12 @@ from pydantic.json_schema import models_json_schema
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
-from geocube_ingest.api import errors, routes_aoi, routes_catalog, routes_scene, routes_tile, security
+from geocube_ingest.api import errors, page, routes_aoi, routes_catalog, routes_scene, routes_tile, security
 from geocube_ingest.api.runs import AoiLocks, make_starter
 from geocube_ingest.api.schemas import ErrorOut, HealthOut, SceneFeatureCollection, TileFeatureCollection
 from geocube_ingest.api.schemas_catalog import COMPONENTS as CATALOG_COMPONENTS
 from geocube_ingest.index import Index, get_index
+from geocube_ingest.index.follow import follow
 from geocube_ingest.settings import Settings, get_settings
 from geocube_ingest.workflow import Workflow
 
@@ -46,7 +47,8 @@ with the endpoints, JSON shapes and status codes of the Geocube Ingester's workf
 * `/catalog/scenes`, `/catalog/tiles` and `/catalog/aoi` take the payload as the multipart
   field `area` (`curl -F "area=@payload.json"`), as the seed shows; `/catalog/aoi` answers 202
   once the scenes are posted, and the ingestion goes on in the server (or on Prefect).
-* When a token is configured, send `Authorization: Bearer <token>` (all routes but `/` and `/ui`).
+* When a token is configured, send `Authorization: Bearer <token>` (all routes but `/`, `/ui` and
+  `/docs`; here: the Authorize button).
 * The web page is at [/ui/](/ui/).
 """
 
@@ -90,20 +92,24 @@ def create_app(
         title="geocube-ingest workflow server",
         version=_version(),
         description=DESCRIPTION,
-        docs_url=None,  # the bundled Swagger/ReDoc pages load their assets from a CDN
+        docs_url=None,  # FastAPI's Swagger/ReDoc pages load from a CDN: page.docs_router serves shipped files
         redoc_url=None,
         openapi_url=None,  # served below, behind the token like every API route
     )
     app.state.settings = settings
     app.state.workflow = wf
     app.state.index = _lazy_index(settings, index)
+    follow(wf, settings, app.state.index)  # failing or forcing a DONE tile withdraws its layers
     app.state.runs = make_starter(wf, settings, app.state.index)
     app.state.aoi_locks = AoiLocks()
+    app.state.heavy_turns = threading.BoundedSemaphore(settings.api.resolved_heavy_answers)
 
     token = settings.api.token
     guarded = [security.require_token(token)] if token is not None else []
     for router in (routes_catalog.router, routes_aoi.router, routes_scene.router, routes_tile.router):
         app.include_router(router, dependencies=guarded)
+    app.include_router(page.config_router, dependencies=guarded)
+    app.include_router(page.docs_router)
 
     @app.get("/", summary="Health check", response_model=HealthOut, tags=["service"], responses=errors.responses(503))
     def health(request: Request) -> Any:
@@ -123,7 +129,12 @@ def create_app(
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
     errors.install(app)
-    security.install(app, cors_origins=settings.api.cors_origins, max_upload_bytes=settings.api.max_upload_bytes)
+    security.install(
+        app,
+        cors_origins=settings.api.cors_origins,
+        max_upload_bytes=settings.api.max_upload_bytes,
+        image_sources=page.image_sources(settings.api),
+    )
     return app
 
 

@@ -6,29 +6,11 @@ from typing import Any
 
 from geocube_ingest.api.schemas import SceneToIngest
 from geocube_ingest.errors import InvalidInput
-from geocube_ingest.workflow import NewScene, NewTile, Scene, Tile, TileKey
-from geocube_ingest.workflow.models import AOIInfo, AOISummary, StatusCounts
+from geocube_ingest.workflow import NewScene, NewTile, TileKey
+from geocube_ingest.workflow.models import AOISummary, Footprint
+from geocube_ingest.workflow.serialize import counts_json
 
-
-def counts(value: StatusCounts) -> dict[str, int]:
-    return {
-        "new": value.new,
-        "pending": value.pending,
-        "done": value.done,
-        "retry": value.retry,
-        "failed": value.failed,
-        "total": value.total,
-    }
-
-
-def aoi_info(info: AOIInfo) -> dict[str, Any]:
-    return {
-        "name": info.name,
-        "status": info.status,
-        "scenes": counts(info.scenes),
-        "tiles": counts(info.tiles),
-        "created_at": info.created_at,
-    }
+counts = counts_json
 
 
 def aoi_summary(summary: AOISummary) -> dict[str, Any]:
@@ -79,13 +61,13 @@ def new_scene(aoi: str, body: SceneToIngest) -> NewScene:
     return NewScene(body.source_id, data, tiles, footprint=body.wkt, retry_countdown=body.retry_count)
 
 
-def footprint_properties(kind: str, item: Scene | Tile) -> dict[str, Any]:
+def footprint_properties(footprint: Footprint) -> dict[str, Any]:
     return {
-        "kind": kind,
-        "id": item.id,
-        "source_id": item.source_id,
-        "status": item.status,
-        "scene_id": item.id if isinstance(item, Scene) else item.scene_id,
-        "date": item.date,
-        "message": item.message,
+        "kind": footprint.kind,
+        "id": footprint.id,
+        "source_id": footprint.source_id,
+        "status": footprint.status,
+        "scene_id": footprint.scene_id,
+        "date": footprint.date,
+        "message": footprint.message,
     }

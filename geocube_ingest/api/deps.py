@@ -3,32 +3,37 @@
 Lists of scenes/tiles are JSON arrays in upstream's shapes by default; `?format=geojson`
 answers a GeoJSON FeatureCollection (media type `application/geo+json`) whose features
 carry the footprints and the same JSON as properties.
+
+Without `limit` a list is whole, as upstream's clients expect. Its JSON is written by the
+database row by row and sent as bytes (no validation pass, no encoding on the event loop),
+so a 10,000-tile list costs the server little of the interpreter; answers that Python must
+build in proportion to an AOI (GeoJSON, footprints, graphs) take turns (`api.heavy_answers`).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from geocube_ingest.api.schemas import SceneFeatureCollection, TileFeatureCollection, check_json_value
 from geocube_ingest.errors import InvalidInput
 from geocube_ingest.index import Index
 from geocube_ingest.settings import Settings
 from geocube_ingest.status import Status
-from geocube_ingest.workflow import Scene, Tile, Workflow
-from geocube_ingest.workflow.serialize import (
-    scene_json,
-    scenes_feature_collection,
-    tile_json,
-    tiles_feature_collection,
-)
+from geocube_ingest.workflow import Workflow
 
 GEOJSON = "application/geo+json"
 MAX_ID = 2**31 - 1
 MAX_LIMIT = 100_000
 MAX_PAGE = 1_000_000
+# Pages up to this size (what the web page asks for) are built at once, without waiting for a turn.
+SMALL_LIST = 1000
 AOI_NAME_PATTERN = r"^[a-zA-Z0-9\-:_]+$"
 AOI_PATTERN = r"^[a-zA-Z0-9\-:_*?]+$"
 
@@ -95,26 +100,41 @@ def parse_status(value: str) -> Status:
         raise InvalidInput(str(exc)) from None
 
 
-def scenes_answer(scenes: list[Scene], fmt: str) -> Any:
-    if fmt == "geojson":
-        return JSONResponse(scenes_feature_collection(scenes), media_type=GEOJSON)
-    return [scene_json(s) for s in scenes]
+@contextmanager
+def heavy_turn(request: Request) -> Iterator[None]:
+    """Wait for a turn to build an answer proportional to an AOI's size (blocks this worker thread only)."""
+    turns: threading.BoundedSemaphore = request.app.state.heavy_turns
+    with turns:
+        yield
 
 
-def tiles_answer(tiles: list[Tile], fmt: str) -> Any:
-    if fmt == "geojson":
-        return JSONResponse(tiles_feature_collection(tiles), media_type=GEOJSON)
-    return [tile_json(t) for t in tiles]
+@dataclass(frozen=True, slots=True)
+class ListRequest:
+    """The paging and format a list was asked with, and how to answer it."""
+
+    request: Request
+    page: int | None
+    limit: int | None
+    format: str
+
+    def answer(self, build: Callable[..., bytes]) -> Response:
+        """JSON bytes from `build(page=, limit=, geojson=)`; GeoJSON and long lists take a heavy turn."""
+        geojson = self.format == "geojson"
+        if geojson or self.limit is None or self.limit > SMALL_LIST:
+            with heavy_turn(self.request):
+                content = build(page=self.page, limit=self.limit, geojson=geojson)
+        else:
+            content = build(page=self.page, limit=self.limit, geojson=geojson)
+        return Response(content, media_type=GEOJSON if geojson else "application/json")
 
 
-def page_of(items: list[Any], page: int | None, limit: int | None) -> list[Any]:
-    """Paging for the few listings the workflow returns whole (root and leaf tiles)."""
-    if limit is None:
-        if page:
-            raise InvalidInput("page needs a limit")
-        return items
-    start = (page or 0) * limit
-    return items[start : start + limit]
+def list_request(
+    request: Request, page: PageQuery = None, limit: LimitQuery = None, format: FormatQuery = "json"
+) -> ListRequest:
+    return ListRequest(request, page, limit, format)
+
+
+ListDep = Annotated[ListRequest, Depends(list_request)]
 
 
 def geojson_responses(collection: type[SceneFeatureCollection] | type[TileFeatureCollection]) -> dict[str, Any]:

@@ -84,6 +84,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _internal_error)
 
 
+INCONSISTENT = "The change would leave the graph of dependencies inconsistent (the detail says why); nothing changed"
+
+
 def responses(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses a route can answer; `e503="..."` words one for this route."""
     described = {

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
+from functools import partial
 from typing import Annotated, Any
 
+import orjson
 import shapely
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -14,20 +15,17 @@ from geocube_ingest.api.deps import (
     AOI_PATTERN,
     AoiName,
     AoiOrPattern,
-    FormatQuery,
-    LimitQuery,
-    PageQuery,
+    ListDep,
     StatusPath,
     WorkflowDep,
     geojson_responses,
-    page_of,
+    heavy_turn,
     parse_status,
-    scenes_answer,
-    tiles_answer,
 )
 from geocube_ingest.api.errors import responses
 from geocube_ingest.api.schemas import (
-    AOIInfoOut,
+    AOIDetailsOut,
+    AOIOut,
     AOISummaryOut,
     CreatedOut,
     FootprintCollection,
@@ -38,8 +36,9 @@ from geocube_ingest.api.schemas import (
     TileFeatureCollection,
     TileOut,
 )
-from geocube_ingest.errors import Conflict, NotFound
-from geocube_ingest.workflow import Scene, Tile, Workflow
+from geocube_ingest.errors import NotFound
+from geocube_ingest.workflow import Workflow
+from geocube_ingest.workflow.serialize import aoi_json
 
 router = APIRouter(tags=["aoi"])
 
@@ -47,7 +46,7 @@ router = APIRouter(tags=["aoi"])
 @router.get(
     "/aoi/",
     summary="List the AOIs",
-    response_model=list[str] | list[AOIInfoOut],
+    response_model=list[AOIOut] | list[AOIDetailsOut],
     responses=responses(400, 401),
 )
 def list_aois(
@@ -55,13 +54,10 @@ def list_aois(
     pattern: Annotated[
         str, Query(min_length=1, max_length=255, pattern=AOI_PATTERN, description="Name pattern with * and ?.")
     ] = "*",
-    details: Annotated[bool, Query(description="Status and counts of each AOI instead of names only.")] = False,
+    details: Annotated[bool, Query(description="Add the scene and tile counts of each AOI.")] = False,
 ) -> Any:
-    """Names of the AOIs (upstream's answer), or with `details=true` their status and counts."""
-    infos = wf.list_aois(pattern)
-    if details:
-        return [convert.aoi_info(i) for i in infos]
-    return [i.name for i in infos]
+    """`[{"ID": name, "status": status}]` as upstream answers; `details=true` adds the counts."""
+    return [aoi_json(i, details) for i in wf.list_aois(pattern)]
 
 
 @router.get(
@@ -70,10 +66,10 @@ def list_aois(
     response_class=PlainTextResponse,
     responses={
         200: {
-            "description": "The summary of `seeds/monitoring.md`; a JSON list of names for a pattern.",
+            "description": "The summary of `seeds/monitoring.md`; for a pattern, the matching AOIs as `GET /aoi/`.",
             "content": {
                 "text/plain": {"schema": {"type": "string"}},
-                "application/json": {"schema": {"type": "array", "items": {"type": "string"}}},
+                "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/AOIOut"}}},
             },
         },
         **responses(400, 401, 404),
@@ -81,7 +77,7 @@ def list_aois(
 )
 def get_aoi(aoi: AoiOrPattern, wf: WorkflowDep) -> Response:
     if "*" in aoi or "?" in aoi:
-        return JSONResponse([i.name for i in wf.list_aois(aoi)])
+        return JSONResponse([aoi_json(i) for i in wf.list_aois(aoi)])
     return PlainTextResponse(wf.summary_text(aoi))
 
 
@@ -124,16 +120,17 @@ def aoi_summary(aoi: AoiName, wf: WorkflowDep) -> Any:
     "/aoi/{aoi}/scene",
     summary="Add a scene and its tiles to the graph of dependencies",
     response_model=CreatedOut,
-    responses=responses(400, 401, 404, 409, 413),
+    responses=responses(400, 401, 404, 413),
 )
 def create_scene(aoi: AoiName, body: SceneToIngest, wf: WorkflowDep) -> Any:
-    """The scene becomes PENDING (its download is due) and its tiles NEW. The AOI must exist."""
+    """The scene becomes PENDING (its download is due) and its tiles NEW. The AOI must exist.
+
+    A scene the AOI already has is left as it is (upstream skips it too) and its id answered.
+    """
     if not wf.aoi_exists(aoi):
         raise NotFound(f"AOI {aoi!r} not found: create it first with POST /aoi/{aoi}")
     result = wf.ingest(aoi, [convert.new_scene(aoi, body)])
-    if result.existing:
-        raise Conflict(f"scene {body.source_id!r} already exists in AOI {aoi!r} (id {result.existing[0]})")
-    return {"id": result.created[0]}
+    return {"id": result.scene_ids[0]}
 
 
 def _retry(aoi: str, wf: Workflow, force: bool) -> Any:
@@ -170,8 +167,9 @@ def retry_aoi_force(aoi: AoiName, wf: WorkflowDep) -> Any:
     response_class=PlainTextResponse,
     responses=responses(401, 404),
 )
-def aoi_dot(aoi: AoiName, wf: WorkflowDep) -> Response:
-    return PlainTextResponse(wf.dot(aoi))
+def aoi_dot(aoi: AoiName, wf: WorkflowDep, request: Request) -> Response:
+    with heavy_turn(request):
+        return PlainTextResponse(wf.dot(aoi))
 
 
 @router.get(
@@ -187,13 +185,14 @@ def aoi_svg(aoi: AoiName, wf: WorkflowDep, request: Request) -> Response:
     settings = request.app.state.settings.api
     summary = wf.summary(aoi)  # counts first: a huge AOI is refused before it is read
     graph.check_size(aoi, summary.scenes.total + summary.tiles.total, settings.max_graph_nodes)
-    svg = graph.render_svg(
-        aoi,
-        wf.scenes(aoi),
-        wf.tiles(aoi),
-        max_nodes=settings.max_graph_nodes,
-        timeout_seconds=settings.graph_timeout_seconds,
-    )
+    with heavy_turn(request):
+        svg = graph.render_svg(
+            aoi,
+            wf.scenes(aoi),
+            wf.tiles(aoi),
+            max_nodes=settings.max_graph_nodes,
+            timeout_seconds=settings.graph_timeout_seconds,
+        )
     return Response(svg, media_type="image/svg+xml")
 
 
@@ -204,10 +203,8 @@ def aoi_svg(aoi: AoiName, wf: WorkflowDep, request: Request) -> Response:
     responses=responses(400, 401, 404),
     openapi_extra=geojson_responses(SceneFeatureCollection),
 )
-def aoi_scenes(
-    aoi: AoiName, wf: WorkflowDep, page: PageQuery = None, limit: LimitQuery = None, format: FormatQuery = "json"
-) -> Any:
-    return scenes_answer(wf.scenes(aoi, page=page, limit=limit), format)
+def aoi_scenes(aoi: AoiName, wf: WorkflowDep, listing: ListDep) -> Response:
+    return listing.answer(partial(wf.scenes_json, aoi))
 
 
 @router.get(
@@ -217,15 +214,8 @@ def aoi_scenes(
     responses=responses(400, 401, 404),
     openapi_extra=geojson_responses(SceneFeatureCollection),
 )
-def aoi_scenes_status(
-    aoi: AoiName,
-    status: StatusPath,
-    wf: WorkflowDep,
-    page: PageQuery = None,
-    limit: LimitQuery = None,
-    format: FormatQuery = "json",
-) -> Any:
-    return scenes_answer(wf.scenes(aoi, parse_status(status), page=page, limit=limit), format)
+def aoi_scenes_status(aoi: AoiName, status: StatusPath, wf: WorkflowDep, listing: ListDep) -> Response:
+    return listing.answer(partial(wf.scenes_json, aoi, parse_status(status)))
 
 
 @router.get(
@@ -235,10 +225,8 @@ def aoi_scenes_status(
     responses=responses(400, 401, 404),
     openapi_extra=geojson_responses(TileFeatureCollection),
 )
-def aoi_tiles(
-    aoi: AoiName, wf: WorkflowDep, page: PageQuery = None, limit: LimitQuery = None, format: FormatQuery = "json"
-) -> Any:
-    return tiles_answer(wf.tiles(aoi, page=page, limit=limit), format)
+def aoi_tiles(aoi: AoiName, wf: WorkflowDep, listing: ListDep) -> Response:
+    return listing.answer(partial(wf.tiles_json, aoi))
 
 
 @router.get(
@@ -248,15 +236,8 @@ def aoi_tiles(
     responses=responses(400, 401, 404),
     openapi_extra=geojson_responses(TileFeatureCollection),
 )
-def aoi_tiles_status(
-    aoi: AoiName,
-    status: StatusPath,
-    wf: WorkflowDep,
-    page: PageQuery = None,
-    limit: LimitQuery = None,
-    format: FormatQuery = "json",
-) -> Any:
-    return tiles_answer(wf.tiles(aoi, parse_status(status), page=page, limit=limit), format)
+def aoi_tiles_status(aoi: AoiName, status: StatusPath, wf: WorkflowDep, listing: ListDep) -> Response:
+    return listing.answer(partial(wf.tiles_json, aoi, parse_status(status)))
 
 
 @router.get(
@@ -266,10 +247,8 @@ def aoi_tiles_status(
     responses=responses(400, 401, 404),
     openapi_extra=geojson_responses(TileFeatureCollection),
 )
-def aoi_root_tiles(
-    aoi: AoiName, wf: WorkflowDep, page: PageQuery = None, limit: LimitQuery = None, format: FormatQuery = "json"
-) -> Any:
-    return tiles_answer(page_of(wf.root_tiles(aoi), page, limit), format)
+def aoi_root_tiles(aoi: AoiName, wf: WorkflowDep, listing: ListDep) -> Response:
+    return listing.answer(partial(wf.tiles_json, aoi, selection="roots"))
 
 
 @router.get(
@@ -279,10 +258,8 @@ def aoi_root_tiles(
     responses=responses(400, 401, 404),
     openapi_extra=geojson_responses(TileFeatureCollection),
 )
-def aoi_leaf_tiles(
-    aoi: AoiName, wf: WorkflowDep, page: PageQuery = None, limit: LimitQuery = None, format: FormatQuery = "json"
-) -> Any:
-    return tiles_answer(page_of(wf.leaf_tiles(aoi), page, limit), format)
+def aoi_leaf_tiles(aoi: AoiName, wf: WorkflowDep, listing: ListDep) -> Response:
+    return listing.answer(partial(wf.tiles_json, aoi, selection="leaves"))
 
 
 @router.get(
@@ -291,27 +268,32 @@ def aoi_leaf_tiles(
     response_model=FootprintCollection,
     responses=responses(401, 404),
 )
-def aoi_footprints(aoi: AoiName, wf: WorkflowDep) -> Any:
+def aoi_footprints(aoi: AoiName, wf: WorkflowDep, request: Request) -> Response:
     """Lighter than `?format=geojson`: only what a map draws. Scenes and tiles without a footprint are left out.
 
     `aoi` is the AOI's own area (from the latest payload posted), or null.
     """
-    items: list[tuple[str, Scene | Tile]] = [("scene", s) for s in wf.scenes(aoi) if s.footprint]
-    items += [("tile", t) for t in wf.tiles(aoi) if t.footprint]
+    with heavy_turn(request):
+        return Response(_footprints(aoi, wf), media_type="application/json")
+
+
+def _footprints(aoi: str, wf: Workflow) -> bytes:
+    items = wf.footprints(aoi)
     area = wf.aoi_geometry(aoi)
     if not items and area is None:
-        return {"type": "FeatureCollection", "features": [], "bbox": None, "aoi": None}
+        return orjson.dumps({"type": "FeatureCollection", "features": [], "bbox": None, "aoi": None})
     # Vectorised: one parse for all footprints (10^4 tiles per AOI are expected).
-    geometries = shapely.from_wkt([item.footprint for _, item in items] + ([area] if area else []))
-    outline = json.loads(shapely.to_geojson(geometries[-1])) if area is not None else None
+    geometries = shapely.from_wkt([item.wkt for item in items] + ([area] if area else []))
+    texts = shapely.to_geojson(geometries)
     features = [
         {
             "type": "Feature",
-            "id": f"{kind}-{item.id}",
-            "geometry": json.loads(text),
-            "properties": convert.footprint_properties(kind, item),
+            "id": f"{item.kind}-{item.id}",
+            "geometry": orjson.Fragment(text),
+            "properties": convert.footprint_properties(item),
         }
-        for (kind, item), text in zip(items, shapely.to_geojson(geometries[: len(items)]), strict=True)
+        for item, text in zip(items, texts[: len(items)], strict=True)
     ]
     bbox = [float(v) for v in shapely.total_bounds(geometries)]
-    return {"type": "FeatureCollection", "features": features, "bbox": bbox, "aoi": outline}
+    outline = orjson.Fragment(texts[-1]) if area is not None else None
+    return orjson.dumps({"type": "FeatureCollection", "features": features, "bbox": bbox, "aoi": outline})

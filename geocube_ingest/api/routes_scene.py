@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Response
 
 from geocube_ingest.api.deps import (
-    FormatQuery,
-    LimitQuery,
+    ListDep,
     MessageQuery,
-    PageQuery,
     SceneId,
     SettingsDep,
     StatusPath,
@@ -18,9 +17,8 @@ from geocube_ingest.api.deps import (
     geojson_responses,
     parse_status,
     storable_data,
-    tiles_answer,
 )
-from geocube_ingest.api.errors import responses
+from geocube_ingest.api.errors import INCONSISTENT, responses
 from geocube_ingest.api.schemas import SCENE_DATA_DOC, EventOut, SceneOut, TileFeatureCollection, TileOut
 from geocube_ingest.processing.admission import admit_data
 from geocube_ingest.workflow import Scene, Tile
@@ -48,14 +46,8 @@ def get_scene(scene_id: SceneId, wf: WorkflowDep) -> Any:
     responses=responses(400, 401, 404),
     openapi_extra=geojson_responses(TileFeatureCollection),
 )
-def scene_tiles(
-    scene_id: SceneId,
-    wf: WorkflowDep,
-    page: PageQuery = None,
-    limit: LimitQuery = None,
-    format: FormatQuery = "json",
-) -> Any:
-    return tiles_answer(wf.tiles(scene_id=scene_id, page=page, limit=limit), format)
+def scene_tiles(scene_id: SceneId, wf: WorkflowDep, listing: ListDep) -> Response:
+    return listing.answer(partial(wf.tiles_json, scene_id=scene_id))
 
 
 @router.get(
@@ -82,7 +74,7 @@ def retry_scene(scene_id: SceneId, wf: WorkflowDep) -> Any:
     "/{scene_id}/fail",
     summary="Fail a RETRY scene and all its tiles; dependants are re-linked around them",
     response_model=SceneOut,
-    responses=responses(401, 403, 404),
+    responses=responses(401, 403, 404, 409, e409=INCONSISTENT),
 )
 def fail_scene(scene_id: SceneId, wf: WorkflowDep, message: MessageQuery = None) -> Any:
     return _answer(wf.fail("scene", scene_id, message))
@@ -90,9 +82,9 @@ def fail_scene(scene_id: SceneId, wf: WorkflowDep, message: MessageQuery = None)
 
 @router.put(
     "/{scene_id}/force/{status}",
-    summary="Set any status, with the side effects of the normal transition",
+    summary="Set any status, with the side effects of the normal transition (409 if inconsistent)",
     response_model=SceneOut,
-    responses=responses(400, 401, 404),
+    responses=responses(400, 401, 404, 409, e409=INCONSISTENT),
 )
 def force_scene(scene_id: SceneId, status: StatusPath, wf: WorkflowDep, message: MessageQuery = None) -> Any:
     return _answer(wf.force("scene", scene_id, parse_status(status), message))

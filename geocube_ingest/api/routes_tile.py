@@ -15,7 +15,7 @@ from geocube_ingest.api.deps import (
     parse_status,
     storable_data,
 )
-from geocube_ingest.api.errors import responses
+from geocube_ingest.api.errors import INCONSISTENT, responses
 from geocube_ingest.api.schemas import TILE_DATA_DOC, EventOut, TileOut
 from geocube_ingest.processing.admission import admit_data
 from geocube_ingest.workflow import Scene, Tile
@@ -60,7 +60,7 @@ def retry_tile(tile_id: TileId, wf: WorkflowDep) -> Any:
     "/{tile_id}/fail",
     summary="Fail a RETRY tile; its dependants are re-linked to its previous tile",
     response_model=TileOut,
-    responses=responses(401, 403, 404),
+    responses=responses(401, 403, 404, 409, e409=INCONSISTENT),
 )
 def fail_tile(tile_id: TileId, wf: WorkflowDep, message: MessageQuery = None) -> Any:
     return _answer(wf.fail("tile", tile_id, message))
@@ -68,9 +68,9 @@ def fail_tile(tile_id: TileId, wf: WorkflowDep, message: MessageQuery = None) ->
 
 @router.put(
     "/{tile_id}/force/{status}",
-    summary="Set any status, with the side effects of the normal transition",
+    summary="Set any status, with the side effects of the normal transition (409 if inconsistent)",
     response_model=TileOut,
-    responses=responses(400, 401, 404),
+    responses=responses(400, 401, 404, 409, e409=INCONSISTENT),
 )
 def force_tile(tile_id: TileId, status: StatusPath, wf: WorkflowDep, message: MessageQuery = None) -> Any:
     return _answer(wf.force("tile", tile_id, parse_status(status), message))

@@ -136,9 +136,19 @@ class CountsOut(BaseModel):
     total: int
 
 
-class AOIInfoOut(BaseModel):
-    name: str
-    status: Status | None = Field(description="Most urgent status: RETRY > PENDING > NEW > DONE > FAILED.")
+class AOIOut(BaseModel):
+    """An AOI as upstream lists it (its web page reads `ID` and `status`)."""
+
+    ID: str = Field(description="The AOI name.")
+    status: Status = Field(
+        description="Most urgent status of its scenes and tiles: RETRY > PENDING > NEW > DONE > FAILED "
+        "(NEW while it has none, as upstream)."
+    )
+
+
+class AOIDetailsOut(AOIOut):
+    """`AOIOut` with the counts (`?details=true`, an extension of upstream's answer)."""
+
     scenes: CountsOut
     tiles: CountsOut
     created_at: datetime

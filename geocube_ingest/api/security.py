@@ -1,8 +1,8 @@
 """Who may call the API and how much they may send.
 
 - Bearer token: when `settings.api.token` is set, every API route requires
-  `Authorization: Bearer <token>`, compared in constant time. The health check `/` and the
-  static web page `/ui` stay open (a browser cannot send a header when it opens a page;
+  `Authorization: Bearer <token>`, compared in constant time. The health check `/`, the
+  static web page `/ui` and the docs page `/docs` stay open (a browser cannot send a header when it opens a page;
   the page asks for the token and sends it with every API call).
 - CORS: only the origins listed in `settings.api.cors_origins`.
 - Body size: larger requests are refused with 413 before the body is read, and chunked
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException
@@ -109,30 +110,33 @@ def _content_length(scope: Scope) -> int | None:
 
 
 class SecurityHeaders:
-    """Content policies: the page loads only its own files (no CDN, no inline script); API answers load nothing."""
+    """Content policies: the pages (`/ui`, `/docs`) load only their own files (no CDN, no inline script),
+    plus the operator's basemap tiles when one is set; API answers load nothing."""
 
     CSP = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:{images}; "
         "connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'"
     )
 
     API_CSP = "default-src 'none'; frame-ancestors 'none'"
+    PAGES = ("/ui", "/docs")
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, image_sources: Sequence[str] = ()):
         self.app = app
+        self.page_policy = self.CSP.format(images="".join(f" {source}" for source in image_sources))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_page = scope.get("path", "").startswith("/ui")
+        is_page = scope.get("path", "").startswith(self.PAGES)
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.append((b"x-content-type-options", b"nosniff"))
                 # API answers (JSON, text, SVG) never need to run or load anything.
-                policy = self.CSP if is_page else self.API_CSP
+                policy = self.page_policy if is_page else self.API_CSP
                 headers.append((b"content-security-policy", policy.encode()))
                 headers.append((b"referrer-policy", b"no-referrer"))
                 message = {**message, "headers": headers}
@@ -141,8 +145,8 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def install(app: FastAPI, *, cors_origins: list[str], max_upload_bytes: int) -> None:
-    app.add_middleware(SecurityHeaders)
+def install(app: FastAPI, *, cors_origins: list[str], max_upload_bytes: int, image_sources: Sequence[str] = ()) -> None:
+    app.add_middleware(SecurityHeaders, image_sources=image_sources)
     app.add_middleware(BodySizeLimit, max_bytes=max_upload_bytes)
     if cors_origins:
         app.add_middleware(

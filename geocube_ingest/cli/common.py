@@ -10,19 +10,25 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 
-from geocube_ingest.settings import Settings
+from geocube_ingest.settings import Settings, get_settings
 from geocube_ingest.workflow import Workflow
 
 console = Console()
 
 
 def workflow(database_url: str | None = None) -> Workflow:
-    """The workflow of the configured database, recording the operator in the history."""
+    """The workflow of the configured database, recording the operator in the history; the
+    index follows its changes (a tile failed or forced away from DONE loses its layers)."""
+    from geocube_ingest.index.follow import follow
+
     try:
         user = getpass.getuser()
     except Exception:
         user = "unknown"
-    return Workflow(database_url).as_actor(f"cli:{user}")
+    settings = get_settings()
+    if database_url is not None:  # the index shares the given database unless configured apart
+        settings = settings.model_copy(update={"database_url": database_url})
+    return follow(Workflow(database_url, settings=settings).as_actor(f"cli:{user}"), settings)
 
 
 def print_json(data: Any) -> None:

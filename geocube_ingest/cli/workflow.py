@@ -12,7 +12,7 @@ from geocube_ingest.cli.common import console, print_json, workflow
 from geocube_ingest.errors import InvalidInput
 from geocube_ingest.status import Status
 from geocube_ingest.workflow.models import Kind
-from geocube_ingest.workflow.serialize import scene_json, tile_json
+from geocube_ingest.workflow.serialize import aoi_json, scene_json, tile_json
 
 
 class Target(StrEnum):
@@ -41,8 +41,8 @@ STYLE = {
 
 
 def _status_text(status: Status | None) -> str:
-    if status is None:
-        return "[dim]empty[/]"
+    """An empty AOI is NEW, as upstream lists it."""
+    status = status or Status.NEW
     return f"[{STYLE[status]}]{status.value}[/]"
 
 
@@ -60,22 +60,12 @@ def aois(
     database: DatabaseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List the AOIs with their status and counts."""
+    """List the AOIs with their status and counts (`--json`: GET /aoi/?details=true, upstream's ID and status)."""
     infos = workflow(database).list_aois(pattern)
     if as_json:
-        print_json(
-            [
-                {
-                    "name": i.name,
-                    "status": i.status.value if i.status else None,
-                    "scenes": i.scenes.as_dict(),
-                    "tiles": i.tiles.as_dict(),
-                }
-                for i in infos
-            ]
-        )
+        print_json([aoi_json(i, details=True) for i in infos])
         return
-    table = Table("AOI", "status", "scenes", "tiles", "done", "retry", "failed", box=None)
+    table = Table("ID", "status", "scenes", "tiles", "done", "retry", "failed", box=None)
     for i in infos:
         table.add_row(
             i.name,

@@ -343,7 +343,36 @@ class EmbeddedIndex:
                 session.execute(_insert_ignore(session, ContainerRow).values(uri=dataset.uri, managed=True))
                 session.add(_dataset_row(dataset, info))
                 session.flush()
+            # Indexed again (its tile processed again): a withdrawn dataset counts again.
+            for dataset in unique:
+                session.execute(
+                    update(DatasetRow)
+                    .where(
+                        DatasetRow.container_uri == dataset.uri,
+                        DatasetRow.record_id == dataset.record_id,
+                        DatasetRow.instance_id == dataset.instance_id,
+                        DatasetRow.withdrawn.is_(True),
+                    )
+                    .values(withdrawn=False)
+                )
         log.info("indexed %d dataset(s), %d already indexed", len(todo), len(unique) - len(todo))
+
+    def withdraw_datasets(self, folders: Sequence[str], withdrawn: bool = True) -> set[str]:
+        """Withdraw (or, `withdrawn=False`, bring back) the datasets of the files under `folders`:
+        a withdrawn dataset is neither read nor published, its file stays. The records touched."""
+        records: set[str] = set()
+        with self.session() as session:
+            for folder in folders:
+                prefix = _escape_like(folder.rstrip("/") + "/") + "%"
+                changed = session.execute(
+                    update(DatasetRow)
+                    .where(DatasetRow.container_uri.like(prefix, escape="\\"), DatasetRow.withdrawn.is_(not withdrawn))
+                    .values(withdrawn=withdrawn)
+                    .returning(DatasetRow.record_id)
+                    .execution_options(synchronize_session=False)
+                )
+                records.update(changed.scalars())
+        return records
 
     def _new_datasets(self, datasets: list[DatasetToIndex]) -> list[DatasetToIndex]:
         """Validate against what is stored; the datasets not indexed yet (identical ones are no-ops)."""
@@ -380,9 +409,15 @@ class EmbeddedIndex:
         record_ids: Sequence[str] | None = None,
         instance_ids: Sequence[str] | None = None,
         uri_prefix: str | None = None,
+        include_withdrawn: bool = False,
     ) -> list[IndexedDataset]:
-        """Indexed datasets, filtered; `uri_prefix` selects the files under a storage folder."""
+        """Indexed datasets, filtered; `uri_prefix` selects the files under a storage folder.
+
+        Datasets withdrawn with their tile (see `withdraw_datasets`) only with `include_withdrawn`.
+        """
         query = select(DatasetRow)
+        if not include_withdrawn:
+            query = query.where(DatasetRow.withdrawn.is_(False))
         if record_ids is not None:
             query = query.where(DatasetRow.record_id.in_(list(record_ids)))
         if instance_ids is not None:

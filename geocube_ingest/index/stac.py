@@ -4,11 +4,12 @@ Layout, under the AOI's storage folder (`<storage_uri>/<aoi>/`, next to the outp
     <stac_dir>/collection.json         links to every item (relative)
     <stac_dir>/items/<item id>.json     one per record (per tile folder when a record has several)
 Asset hrefs are the indexed files' URIs; each asset is named `<variable>_<instance>` and
-carries the projection (`proj:code` and `proj:epsg`, shape, transform), the raster bands
-(nodata, data type, and `scale`/`offset` when the dformat mapping is linear) and the full
-mapping as `geocube:*` fields, so odc-stac/stackstac can load it and `open_cube` can give
-real values back. A record whose layers come from several files of one instance (the
-bursts of a Sentinel-1 scene) gets one item per tile folder.
+carries, through pystac's extension classes, the projection (`proj:code`, shape, transform,
+bbox), the raster bands (nodata, data type, and `scale`/`offset` when the dformat mapping
+is linear), the EO bands when the layer is an optical band, and the full mapping as
+`geocube:*` fields, so odc-stac/stackstac can load it and `open_cube` can give real values
+back. A record whose layers come from several files of one instance (the bursts of a
+Sentinel-1 scene) gets one item per tile folder.
 
 Which items exist is kept in the index database (`index_stac_item`), so publishing some
 records rewrites only their items and the collection, and removes items that no longer
@@ -28,8 +29,12 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import numpy as np
 import pystac
 import shapely
+from pystac.extensions.eo import Band, EOExtension
+from pystac.extensions.projection import ProjectionExtension
+from pystac.extensions.raster import DataType, NoDataStrings, RasterBand, RasterExtension
 from pystac.stac_io import DefaultStacIO
 from shapely.geometry import mapping
 from sqlalchemy import delete, select
@@ -45,26 +50,35 @@ from geocube_ingest.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
-RASTER = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
-EO = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
-COG = "image/tiff; application=geotiff; profile=cloud-optimized"
-# numpy dtype → STAC raster data_type
-RASTER_TYPES = {
-    "int8": "int8",
-    "int16": "int16",
-    "int32": "int32",
-    "int64": "int64",
-    "uint8": "uint8",
-    "uint16": "uint16",
-    "uint32": "uint32",
-    "uint64": "uint64",
-    "float16": "float16",
-    "float32": "float32",
-    "float64": "float64",
-    "complex64": "cfloat32",
-    "complex128": "cfloat64",
+# Bands of the optical sensors the catalogue serves: (record tag `constellation`, band name) →
+# (EO common name, centre wavelength in µm), as the catalogues' own STAC items give them.
+SENSOR_BANDS: dict[tuple[str, str], tuple[str, float]] = {
+    ("SENTINEL2", "B01"): ("coastal", 0.443),
+    ("SENTINEL2", "B02"): ("blue", 0.49),
+    ("SENTINEL2", "B03"): ("green", 0.56),
+    ("SENTINEL2", "B04"): ("red", 0.665),
+    ("SENTINEL2", "B05"): ("rededge", 0.704),
+    ("SENTINEL2", "B06"): ("rededge", 0.74),
+    ("SENTINEL2", "B07"): ("rededge", 0.783),
+    ("SENTINEL2", "B08"): ("nir", 0.842),
+    ("SENTINEL2", "B8A"): ("nir08", 0.865),
+    ("SENTINEL2", "B09"): ("nir09", 0.945),
+    ("SENTINEL2", "B10"): ("cirrus", 1.375),
+    ("SENTINEL2", "B11"): ("swir16", 1.61),
+    ("SENTINEL2", "B12"): ("swir22", 2.19),
+    ("LANDSAT", "B1"): ("coastal", 0.44),
+    ("LANDSAT", "B2"): ("blue", 0.48),
+    ("LANDSAT", "B3"): ("green", 0.56),
+    ("LANDSAT", "B4"): ("red", 0.65),
+    ("LANDSAT", "B5"): ("nir08", 0.87),
+    ("LANDSAT", "B6"): ("swir16", 1.61),
+    ("LANDSAT", "B7"): ("swir22", 2.2),
+    ("LANDSAT", "B8"): ("pan", 0.59),
+    ("LANDSAT", "B9"): ("cirrus", 1.37),
+    ("LANDSAT", "B10"): ("lwir11", 10.9),
+    ("LANDSAT", "B11"): ("lwir12", 12.0),
 }
+WORLD = [-180.0, -90.0, 180.0, 90.0]  # the extent of a collection without items
 # Record tags (upstream's names, several spellings) giving eo:cloud_cover
 CLOUD_TAGS = ("cloudCoverPercentage", "cloudcoverpercentage", "cloud_cover", "eo:cloud_cover")
 _ITEM_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_\-.:]")
@@ -154,12 +168,12 @@ def publish_collection(
             built.append((record, item_id, build_item(record, item_id, group, layers, aoi)))
 
     result = PublishResult(collection=storage.join(stac_root, "collection.json"))
+    parent = new_collection(aoi, result.collection)
     rows: list[StacItemRow] = []
     for record, item_id, item in built:
         href = storage.join(stac_root, "items", f"{item_id}.json")
-        document = item.to_dict(include_self_link=False, transform_hrefs=False)
-        document["links"] = _item_links()
-        storage.put_bytes(_dumps(document), href, settings=settings)
+        _attach(item, href, parent)
+        storage.put_bytes(_dumps(item.to_dict(include_self_link=False)), href, settings=settings)
         result.items.append(href)
         rows.append(
             StacItemRow(
@@ -177,12 +191,19 @@ def publish_collection(
     for href in result.removed:
         storage.delete(href, settings=settings)
 
-    collection = build_collection(index, aoi)
+    collection = describe_collection(index, parent).to_dict(include_self_link=False)
     storage.put_bytes(_dumps(collection), result.collection, settings=settings)
     if push if push is not None else bool(settings.index.stac_api_url):
-        result.pushed = push_to_api(collection, [item for _, _, item in built], settings=settings)
+        gone = [storage.basename(href).removesuffix(".json") for href in result.removed]
+        result.pushed = push_to_api(collection, [item for _, _, item in built], settings=settings, removed=gone)
     log.info("published %d STAC item(s) of %s (%d removed)", len(result.items), aoi, len(result.removed))
     return result
+
+
+def has_items(index: EmbeddedIndex, aoi: str) -> bool:
+    """Whether the AOI's collection was published (it has items)."""
+    with index.session() as session:
+        return session.scalar(select(StacItemRow.id).where(StacItemRow.collection == aoi).limit(1)) is not None
 
 
 def _layers(index: EmbeddedIndex, instance_ids: set[str]) -> dict[str, Layer]:
@@ -251,87 +272,128 @@ def build_item(
     record: Record, item_id: str, datasets: list[IndexedDataset], layers: dict[str, Layer], collection: str
 ) -> pystac.Item:
     footprint = shapely.unary_union([d.footprint for d in datasets])
-    properties: dict[str, Any] = {
-        "geocube:record_id": record.id,
-        "geocube:record_name": record.name,
-        "geocube:tags": dict(sorted(record.tags.items())),
-    }
-    extensions = [PROJECTION, RASTER]
-    cloud = _cloud_cover(record.tags)
-    if cloud is not None:
-        properties["eo:cloud_cover"] = cloud
-        extensions.append(EO)
-    for tag, name in (("constellation", "constellation"), ("satellite", "platform")):
-        if record.tags.get(tag):
-            properties[name] = record.tags[tag].lower()
     item = pystac.Item(
         id=item_id,
         geometry=mapping(footprint),
         bbox=[float(v) for v in footprint.bounds],
         datetime=record.time,
-        properties=properties,
-        stac_extensions=extensions,
+        properties={
+            "geocube:record_id": record.id,
+            "geocube:record_name": record.name,
+            "geocube:tags": dict(sorted(record.tags.items())),
+        },
         collection=collection,
     )
+    common = item.common_metadata
+    common.constellation = record.tags.get("constellation", "").lower() or None
+    common.platform = record.tags.get("satellite", "").lower() or None
+    cloud = _cloud_cover(record.tags)
+    if cloud is not None:
+        EOExtension.ext(item, add_if_missing=True).cloud_cover = cloud
+    sensor = record.tags.get("constellation", "").upper()
     for dataset in sorted(datasets, key=lambda d: layers[d.instance_id].key):
         layer = layers[dataset.instance_id]
-        item.add_asset(layer.key, _asset(dataset, layer))
+        asset = pystac.Asset(
+            href=dataset.uri,
+            media_type=pystac.MediaType.COG,
+            roles=["data"],
+            title=f"{layer.variable.name} ({layer.instance.name})",
+            extra_fields=_geocube_fields(dataset, layer),
+        )
+        item.add_asset(layer.key, asset)  # owned by the item: the extensions below declare their schemas on it
+        _project(asset, dataset)
+        RasterExtension.ext(asset, add_if_missing=True).apply(_raster_bands(dataset, layer))
+        eo_bands = _eo_bands(layer, len(dataset.bands), sensor)
+        if eo_bands:
+            EOExtension.ext(asset, add_if_missing=True).bands = eo_bands
     return item
 
 
-def _asset(dataset: IndexedDataset, layer: Layer) -> pystac.Asset:
-    mapping_ = dataset.mapping
-    fmt = mapping_.dformat
+def _project(asset: pystac.Asset, dataset: IndexedDataset) -> None:
     epsg = epsg_of(dataset.crs)
     a, b, c, d, e, f = dataset.transform
     height, width = dataset.shape
     xs, ys = (c, c + a * width + b * height), (f, f + d * width + e * height)
-    fields: dict[str, Any] = {
-        "proj:code": f"EPSG:{epsg}" if epsg else None,
-        "proj:shape": [height, width],
-        "proj:transform": [a, b, c, d, e, f],
-        "proj:bbox": [min(xs), min(ys), max(xs), max(ys)],
-    }
+    ProjectionExtension.ext(asset, add_if_missing=True).apply(
+        epsg=epsg,
+        wkt2=None if epsg else dataset.crs,
+        shape=[height, width],
+        transform=[a, b, c, d, e, f],
+        bbox=[min(xs), min(ys), max(xs), max(ys)],
+    )
     if epsg:
-        fields["proj:epsg"] = epsg  # deprecated by projection v2, still what stackstac reads
-    else:
-        fields["proj:wkt2"] = dataset.crs
+        asset.extra_fields["proj:epsg"] = epsg  # dropped by projection v2, still what stackstac 0.5 reads
+
+
+def _raster_bands(dataset: IndexedDataset, layer: Layer) -> list[RasterBand]:
+    mapping_ = dataset.mapping
+    fmt = mapping_.dformat
+    names = layer.variable.bands
     bands = []
-    for position, _band in enumerate(dataset.bands):
-        band: dict[str, Any] = {
-            "nodata": "nan" if math.isnan(fmt.nodata) else _number(fmt.nodata),
-            "data_type": RASTER_TYPES.get(fmt.numpy_dtype.name, "other"),
-        }
-        if mapping_.is_linear:
-            band["scale"] = mapping_.scale
-            band["offset"] = mapping_.offset
-        if layer.variable.unit:
-            band["unit"] = layer.variable.unit
-        names = layer.variable.bands
+    for position in range(len(dataset.bands)):
+        band = RasterBand.create(
+            nodata=NoDataStrings.NAN if math.isnan(fmt.nodata) else _number(fmt.nodata),
+            data_type=_data_type(fmt.numpy_dtype),
+            scale=mapping_.scale if mapping_.is_linear else None,
+            offset=mapping_.offset if mapping_.is_linear else None,
+            unit=layer.variable.unit or None,
+        )
         if position < len(names) and names[position]:
-            band["name"] = names[position]
+            band.properties["name"] = names[position]  # raster v1.1 has no field for it: an extra one
         bands.append(band)
-    fields["raster:bands"] = bands
-    fields.update(
-        {
-            "geocube:variable": layer.variable.name,
-            "geocube:instance": layer.instance.name,
-            "geocube:instance_id": layer.instance.id,
-            "geocube:dformat": str(fmt),
-            "geocube:real_min": mapping_.real_min,
-            "geocube:real_max": mapping_.real_max,
-            "geocube:exponent": mapping_.exponent,
-            "geocube:bands": list(dataset.bands),
-            "geocube:variable_dformat": str(layer.variable.dformat),
-        }
-    )
-    return pystac.Asset(
-        href=dataset.uri,
-        media_type=COG,
-        roles=["data"],
-        title=f"{layer.variable.name} ({layer.instance.name})",
-        extra_fields=fields,
-    )
+    return bands
+
+
+def _data_type(dtype: np.dtype[Any]) -> DataType:
+    name = f"cfloat{dtype.itemsize * 4}" if dtype.kind == "c" else dtype.name
+    try:
+        return DataType(name)
+    except ValueError:
+        return DataType.OTHER
+
+
+def _eo_bands(layer: Layer, count: int, sensor: str) -> list[Band]:
+    """EO bands when every band of the layer names one of the record's sensor or a common name.
+
+    The names tried are the operator's: the variable's band names, else (one band) its
+    instance name or the last word of its name, as in "Reflectance"/"B04" or "S2/B8A".
+    """
+    names = list(layer.variable.bands[:count])
+    if count == 1 and not any(names):
+        names = [layer.instance.name, layer.variable.name.rsplit("/", 1)[-1]]
+    bands = []
+    for position in range(count):
+        candidates = names[position : position + 1] if count > 1 else names
+        band = next(filter(None, (_eo_band(name, sensor) for name in candidates if name)), None)
+        if band is None:
+            return []
+        bands.append(band)
+    return bands
+
+
+def _eo_band(name: str, sensor: str) -> Band | None:
+    if (sensor, name.upper()) in SENSOR_BANDS:
+        common, centre = SENSOR_BANDS[(sensor, name.upper())]
+        return Band.create(name=name.upper(), common_name=common, center_wavelength=centre)
+    if Band.band_range(name.lower()) is not None:
+        return Band.create(name=name, common_name=name.lower(), description=Band.band_description(name.lower()))
+    return None
+
+
+def _geocube_fields(dataset: IndexedDataset, layer: Layer) -> dict[str, Any]:
+    """The full stored → real mapping (also when not linear) and what the asset is, for `open_cube`."""
+    mapping_ = dataset.mapping
+    return {
+        "geocube:variable": layer.variable.name,
+        "geocube:instance": layer.instance.name,
+        "geocube:instance_id": layer.instance.id,
+        "geocube:dformat": str(mapping_.dformat),
+        "geocube:real_min": mapping_.real_min,
+        "geocube:real_max": mapping_.real_max,
+        "geocube:exponent": mapping_.exponent,
+        "geocube:bands": list(dataset.bands),
+        "geocube:variable_dformat": str(layer.variable.dformat),
+    }
 
 
 def _number(value: float) -> int | float:
@@ -349,9 +411,12 @@ def _cloud_cover(tags: dict[str, str]) -> float | None:
     return None
 
 
-def _item_links() -> list[dict[str, str]]:
-    parent = {"href": "../collection.json", "type": "application/json"}
-    return [{"rel": rel, **parent} for rel in ("collection", "parent", "root")]
+def _attach(item: pystac.Item, href: str, parent: pystac.Collection) -> None:
+    """Place the item at `href` under its collection: pystac writes the links relative to it."""
+    item.set_self_href(href)
+    item.set_collection(parent)
+    item.set_parent(parent)
+    item.set_root(parent)
 
 
 def _replace_rows(index: EmbeddedIndex, aoi: str, records: set[str], rows: list[StacItemRow]) -> list[str]:
@@ -370,40 +435,52 @@ def _replace_rows(index: EmbeddedIndex, aoi: str, records: set[str], rows: list[
     return removed
 
 
-def build_collection(index: EmbeddedIndex, aoi: str) -> dict[str, Any]:
-    """The AOI's collection document, from every item published for it."""
+def new_collection(aoi: str, href: str) -> pystac.Collection:
+    """The AOI's collection at `href`, self-contained (relative links), not yet describing its items."""
+    collection = pystac.Collection(
+        id=aoi,
+        title=aoi,
+        description=f"Layers of the AOI {aoi}, processed and indexed by geocube-ingest.",
+        license="other",
+        extent=pystac.Extent(pystac.SpatialExtent([WORLD]), pystac.TemporalExtent([None, None])),
+        catalog_type=pystac.CatalogType.SELF_CONTAINED,
+    )
+    collection.set_self_href(href)
+    return collection
+
+
+def describe_collection(index: EmbeddedIndex, collection: pystac.Collection) -> pystac.Collection:
+    """Extent, item links and item assets of the collection, from every item published for its AOI."""
     with index.session() as session:
         rows = session.scalars(
-            select(StacItemRow).where(StacItemRow.collection == aoi).order_by(StacItemRow.time, StacItemRow.item_id)
+            select(StacItemRow)
+            .where(StacItemRow.collection == collection.id)
+            .order_by(StacItemRow.time, StacItemRow.item_id)
         ).all()
-        items = [(row.item_id, list(row.bbox), row.time) for row in rows]
-    bboxes = [b for _, b, _ in items if len(b) == 4]
-    bbox = (
-        [min(b[0] for b in bboxes), min(b[1] for b in bboxes), max(b[2] for b in bboxes), max(b[3] for b in bboxes)]
-        if bboxes
-        else [-180.0, -90.0, 180.0, 90.0]
-    )
-    times = [t for _, _, t in items]
-    interval = [[_iso(min(times)), _iso(max(times))]] if times else [[None, None]]
-    links = [{"rel": "root", "href": "./collection.json", "type": "application/json"}]
-    links += [
-        {"rel": "item", "href": f"./items/{item_id}.json", "type": "application/geo+json"} for item_id, _, _ in items
-    ]
-    return {
-        "type": "Collection",
-        "stac_version": pystac.get_stac_version(),
-        "stac_extensions": [],
-        "id": aoi,
-        "title": aoi,
-        "description": f"Layers of the AOI {aoi}, processed and indexed by geocube-ingest.",
-        "license": "other",
-        "extent": {"spatial": {"bbox": [bbox]}, "temporal": {"interval": interval}},
-        "links": links,
+        items = [(row.href, list(row.bbox), row.time, list(row.assets)) for row in rows]
+    boxes = [shapely.box(*b) for _, b, _, _ in items if len(b) == 4]
+    bbox = [float(v) for v in shapely.total_bounds(boxes)] if boxes else WORLD
+    times = [time for _, _, time, _ in items]
+    interval: list[datetime | None] = [min(times), max(times)] if times else [None, None]
+    collection.extent = pystac.Extent(pystac.SpatialExtent([bbox]), pystac.TemporalExtent([interval]))
+    collection.clear_links(pystac.RelType.ITEM)
+    collection.add_links([pystac.Link(pystac.RelType.ITEM, href, pystac.MediaType.GEOJSON) for href, _, _, _ in items])
+    keys = {key for _, _, _, assets in items for key in assets}
+    collection.item_assets = {
+        layer.key: pystac.ItemAssetDefinition.create(
+            title=f"{layer.variable.name} ({layer.instance.name})",
+            description=layer.variable.description or None,
+            media_type=pystac.MediaType.COG,
+            roles=["data"],
+        )
+        for layer in _all_layers(index)
+        if layer.key in keys
     }
+    return collection
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
+def _all_layers(index: EmbeddedIndex) -> list[Layer]:
+    return [Layer(variable, instance) for variable in index.list_variables() for instance in variable.instances]
 
 
 def _dumps(document: dict[str, Any]) -> bytes:
@@ -419,8 +496,10 @@ def push_to_api(
     *,
     settings: Settings | None = None,
     client: httpx.Client | None = None,
+    removed: Sequence[str] = (),
 ) -> int:
-    """Create or update the collection and items on `settings.index.stac_api_url`; how many items were sent.
+    """Create or update the collection and items on `settings.index.stac_api_url`, and delete the items
+    `removed` (ids of items no longer published); how many items were sent.
 
     POST creates; a 409 (it exists) is followed by a PUT that replaces it, so pushing twice
     is harmless. Requests follow the shared retry policy (429/5xx after Retry-After, cut
@@ -445,6 +524,8 @@ def push_to_api(
             document["links"] = []
             path = f"/collections/{collection['id']}/items"
             api.upsert(path, f"{path}/{item.id}", document)
+        for item_id in removed:
+            api.delete(f"/collections/{collection['id']}/items/{item_id}")
         return len(items)
     finally:
         if own:
@@ -466,7 +547,12 @@ class _StacApi:
                 f"STAC API refused {body.get('id')!r}: HTTP {response.status_code} {response.text[:200]}"
             )
 
-    def send(self, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
+    def delete(self, path: str) -> None:
+        response = self.send("DELETE", path, None)
+        if response.status_code >= 400 and response.status_code != 404:  # gone already is fine
+            raise InvalidInput(f"STAC API refused to delete {path}: HTTP {response.status_code} {response.text[:200]}")
+
+    def send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
         return self.policy.send(
             f"STAC API {method} {path}", lambda: self.http.request(method, path, json=body, headers=self.headers)
         )

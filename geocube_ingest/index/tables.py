@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from geocube_ingest.database import NAMING_CONVENTION, JSONType, UTCDateTime, utcnow
 
@@ -120,6 +121,8 @@ class DatasetRow(IndexBase):
     width: Mapped[int] = mapped_column(Integer, nullable=False)
     footprint: Mapped[str] = mapped_column(Text, nullable=False)  # WKT, EPSG:4326
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    # Its tile is no longer DONE (failed, forced away, re-linked): not read, not published; the file stays.
+    withdrawn: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
 
 
 class StacItemRow(IndexBase):

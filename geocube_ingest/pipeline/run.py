@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from geocube_ingest import storage
 from geocube_ingest.catalogue import CatalogueScene, CatalogueTile, Progress
 from geocube_ingest.index import Index, get_index
+from geocube_ingest.index.follow import follow
 from geocube_ingest.payload import Payload
 from geocube_ingest.pipeline.drain import DrainReport, ProgressCallback, Runner, ThreadRunner, drain
 from geocube_ingest.pipeline.prepare import Prepared, prepare_ingestion
@@ -145,8 +146,9 @@ def ingest(
     """
     payload = payload if isinstance(payload, Payload) else Payload.parse(payload)
     settings = settings or get_settings()
-    workflow = workflow or Workflow(settings=settings).as_actor("pipeline")
     index = index or get_index(settings)
+    if workflow is None:  # a re-linked time series withdraws the layers of the tiles it re-does
+        workflow = follow(Workflow(settings=settings).as_actor("pipeline"), settings, lambda: index)
     seconds: dict[str, float] = {}
 
     start = time.monotonic()

@@ -103,6 +103,20 @@ class Tile:
 
 
 @dataclass(frozen=True, slots=True)
+class Footprint:
+    """What a map draws of a scene or tile (`wkt`: its footprint, EPSG:4326)."""
+
+    kind: Kind
+    id: int
+    source_id: str
+    status: Status
+    scene_id: int
+    date: datetime | None
+    message: str
+    wkt: str
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     id: int
     aoi: str

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, exists, func, select
+from sqlalchemy import ColumnElement, Row, Select, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from geocube_ingest.errors import InvalidInput, NotFound
 from geocube_ingest.status import Status, worst_status
-from geocube_ingest.workflow.models import AOIInfo, AOISummary, Event, Kind, Scene, StatusCounts, Tile
+from geocube_ingest.workflow.models import AOIInfo, AOISummary, Event, Footprint, Kind, Scene, StatusCounts, Tile
+from geocube_ingest.workflow.serialize import scene_json_sql, tile_json_sql
 from geocube_ingest.workflow.tables import AOIRow, EventRow, SceneRow, TileRow
 
 SCENE_COLUMNS = (
@@ -81,7 +82,10 @@ def _tile(row: Row[Any]) -> Tile:
     )
 
 
-def _page(query: Select[Any], page: int | None, limit: int | None) -> Select[Any]:
+_Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
+
+
+def _page(query: _Query, page: int | None, limit: int | None) -> _Query:
     if page is not None and page < 0:
         raise InvalidInput("page must be >= 0")
     if limit is not None and limit < 1:
@@ -105,15 +109,37 @@ def get_scene(session: Session, scene_id: int) -> Scene:
     return _scene(row)
 
 
+def _scene_conditions(session: Session, aoi: str, status: Status | None) -> list[ColumnElement[bool]]:
+    require_aoi(session, aoi)
+    conditions = [SceneRow.aoi_id == aoi]
+    if status is not None:
+        conditions.append(SceneRow.status == status.value)
+    return conditions
+
+
 def list_scenes(
     session: Session, aoi: str, status: Status | None = None, page: int | None = None, limit: int | None = None
 ) -> list[Scene]:
-    require_aoi(session, aoi)
-    query = select(*SCENE_COLUMNS).where(SceneRow.aoi_id == aoi)
-    if status is not None:
-        query = query.where(SceneRow.status == status.value)
+    query = select(*SCENE_COLUMNS).where(*_scene_conditions(session, aoi, status))
     query = _page(query.order_by(SceneRow.date, SceneRow.id), page, limit)
     return [_scene(row) for row in session.execute(query)]
+
+
+def scenes_json(
+    session: Session, aoi: str, status: Status | None = None, page: int | None = None, limit: int | None = None
+) -> list[str]:
+    """`list_scenes` as the JSON text of each scene, written by the database."""
+    query = select(scene_json_sql()).where(*_scene_conditions(session, aoi, status))
+    return list(session.scalars(_page(query.order_by(SceneRow.date, SceneRow.id), page, limit)))
+
+
+def scene_features(
+    session: Session, aoi: str, status: Status | None = None, page: int | None = None, limit: int | None = None
+) -> list[tuple[int, str | None, str]]:
+    """`scenes_json` with the id and footprint (WKT) of each scene."""
+    query = select(SceneRow.id, SceneRow.footprint, scene_json_sql()).where(*_scene_conditions(session, aoi, status))
+    rows = session.execute(_page(query.order_by(SceneRow.date, SceneRow.id), page, limit))
+    return [(row.id, row.footprint, row[2]) for row in rows]
 
 
 def get_tile(session: Session, tile_id: int) -> Tile:
@@ -121,6 +147,71 @@ def get_tile(session: Session, tile_id: int) -> Tile:
     if row is None:
         raise NotFound(f"tile {tile_id} not found")
     return _tile(row)
+
+
+def tile_conditions(
+    session: Session,
+    *,
+    aoi: str | None = None,
+    scene_id: int | None = None,
+    status: Status | None = None,
+    ids: Sequence[int] | None = None,
+) -> list[ColumnElement[bool]]:
+    """Which tiles a listing selects (NotFound for an unknown AOI or scene)."""
+    conditions: list[ColumnElement[bool]] = []
+    if aoi is not None:
+        require_aoi(session, aoi)
+        conditions.append(TileRow.aoi_id == aoi)
+    if scene_id is not None:
+        if session.get(SceneRow, scene_id) is None:
+            raise NotFound(f"scene {scene_id} not found")
+        conditions.append(TileRow.scene_id == scene_id)
+    if status is not None:
+        conditions.append(TileRow.status == status.value)
+    if ids is not None:
+        conditions.append(TileRow.id.in_(list(ids)))
+    return conditions
+
+
+def root_conditions(session: Session, aoi: str) -> list[ColumnElement[bool]]:
+    """Tiles that start a time series (no previous), failed ones excluded."""
+    require_aoi(session, aoi)
+    return [TileRow.aoi_id == aoi, TileRow.prev.is_(None), TileRow.status != Status.FAILED.value]
+
+
+def leaf_conditions(session: Session, aoi: str) -> list[ColumnElement[bool]]:
+    """Tiles no other tile follows (the newest of each time series), failed ones excluded."""
+    require_aoi(session, aoi)
+    nxt = aliased(TileRow)
+    return [TileRow.aoi_id == aoi, TileRow.status != Status.FAILED.value, ~exists().where(nxt.prev == TileRow.id)]
+
+
+def select_tiles(
+    session: Session, conditions: Sequence[ColumnElement[bool]], page: int | None = None, limit: int | None = None
+) -> list[Tile]:
+    query = _page(_tile_query().where(*conditions).order_by(SceneRow.date, TileRow.id), page, limit)
+    return [_tile(row) for row in session.execute(query)]
+
+
+def tiles_json(
+    session: Session, conditions: Sequence[ColumnElement[bool]], page: int | None = None, limit: int | None = None
+) -> list[str]:
+    """`select_tiles` as the JSON text of each tile, written by the database."""
+    query = select(tile_json_sql()).join_from(TileRow, SceneRow, SceneRow.id == TileRow.scene_id)
+    if limit is not None:  # sort and cut the ids first: the JSON is written for the page only
+        ids = select(TileRow.id).join(SceneRow, SceneRow.id == TileRow.scene_id).where(*conditions)
+        wanted = _page(ids.order_by(SceneRow.date, TileRow.id), page, limit).scalar_subquery()
+        return list(session.scalars(query.where(TileRow.id.in_(wanted)).order_by(SceneRow.date, TileRow.id)))
+    return list(session.scalars(_page(query.where(*conditions).order_by(SceneRow.date, TileRow.id), page, limit)))
+
+
+def tile_features(
+    session: Session, conditions: Sequence[ColumnElement[bool]], page: int | None = None, limit: int | None = None
+) -> list[tuple[int, str | None, str]]:
+    """`tiles_json` with the id and footprint (WKT) of each tile."""
+    query = select(TileRow.id, TileRow.footprint, tile_json_sql()).join(SceneRow, SceneRow.id == TileRow.scene_id)
+    query = _page(query.where(*conditions).order_by(SceneRow.date, TileRow.id), page, limit)
+    return [(row.id, row.footprint, row[2]) for row in session.execute(query)]
 
 
 def list_tiles(
@@ -133,39 +224,42 @@ def list_tiles(
     page: int | None = None,
     limit: int | None = None,
 ) -> list[Tile]:
-    query = _tile_query()
-    if aoi is not None:
-        require_aoi(session, aoi)
-        query = query.where(TileRow.aoi_id == aoi)
-    if scene_id is not None:
-        if session.get(SceneRow, scene_id) is None:
-            raise NotFound(f"scene {scene_id} not found")
-        query = query.where(TileRow.scene_id == scene_id)
-    if status is not None:
-        query = query.where(TileRow.status == status.value)
-    if ids is not None:
-        query = query.where(TileRow.id.in_(list(ids)))
-    query = _page(query.order_by(SceneRow.date, TileRow.id), page, limit)
-    return [_tile(row) for row in session.execute(query)]
+    conditions = tile_conditions(session, aoi=aoi, scene_id=scene_id, status=status, ids=ids)
+    return select_tiles(session, conditions, page, limit)
 
 
 def root_tiles(session: Session, aoi: str) -> list[Tile]:
-    """Tiles that start a time series (no previous), failed ones excluded."""
-    require_aoi(session, aoi)
-    query = _tile_query().where(TileRow.aoi_id == aoi, TileRow.prev.is_(None), TileRow.status != Status.FAILED.value)
-    return [_tile(row) for row in session.execute(query.order_by(SceneRow.date, TileRow.id))]
+    return select_tiles(session, root_conditions(session, aoi))
 
 
 def leaf_tiles(session: Session, aoi: str) -> list[Tile]:
-    """Tiles no other tile follows (the newest of each time series), failed ones excluded."""
+    return select_tiles(session, leaf_conditions(session, aoi))
+
+
+def footprints(session: Session, aoi: str) -> list[Footprint]:
+    """The scenes, then the tiles, that have a footprint, in list order, with what a map shows (no data)."""
     require_aoi(session, aoi)
-    nxt = aliased(TileRow)
-    query = _tile_query().where(
-        TileRow.aoi_id == aoi,
-        TileRow.status != Status.FAILED.value,
-        ~exists().where(nxt.prev == TileRow.id),
+    scenes = (
+        select(SceneRow.id, SceneRow.source_id, SceneRow.status, SceneRow.id.label("scene_id"), SceneRow.date)
+        .add_columns(SceneRow.message, SceneRow.footprint)
+        .where(SceneRow.aoi_id == aoi, SceneRow.footprint.is_not(None))
+        .order_by(SceneRow.date, SceneRow.id)
     )
-    return [_tile(row) for row in session.execute(query.order_by(SceneRow.date, TileRow.id))]
+    tiles = (
+        select(TileRow.id, TileRow.source_id, TileRow.status, TileRow.scene_id, SceneRow.date)
+        .add_columns(TileRow.message, TileRow.footprint)
+        .join(SceneRow, SceneRow.id == TileRow.scene_id)
+        .where(TileRow.aoi_id == aoi, TileRow.footprint.is_not(None))
+        .order_by(SceneRow.date, TileRow.id)
+    )
+    found: list[Footprint] = []
+    kinds: tuple[tuple[Kind, Select[Any]], ...] = (("scene", scenes), ("tile", tiles))
+    for kind, query in kinds:
+        found += [
+            Footprint(kind, r.id, r.source_id, Status(r.status), r.scene_id, r.date, r.message, r.footprint)
+            for r in session.execute(query)
+        ]
+    return found
 
 
 def _counts(session: Session, table: type[SceneRow] | type[TileRow], aoi: str) -> StatusCounts:
@@ -180,10 +274,10 @@ def summary(session: Session, aoi: str) -> AOISummary:
     roots = session.scalar(
         select(func.count()).where(TileRow.aoi_id == aoi, TileRow.prev.is_(None), TileRow.status != Status.FAILED.value)
     )
+    # Per scene, not per tile: the page polls this, and an AOI has 10^4 tiles for 10^2 scenes.
+    live = exists().where(TileRow.scene_id == SceneRow.id, TileRow.status != Status.FAILED.value)
     first, last = session.execute(
-        select(func.min(SceneRow.date), func.max(SceneRow.date))
-        .join(TileRow, TileRow.scene_id == SceneRow.id)
-        .where(TileRow.aoi_id == aoi, TileRow.status != Status.FAILED.value)
+        select(func.min(SceneRow.date), func.max(SceneRow.date)).where(SceneRow.aoi_id == aoi, live)
     ).one()
     return AOISummary(
         aoi=aoi,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import graphviz
+
 from geocube_ingest.status import Status
 from geocube_ingest.workflow.models import AOISummary, Scene, StatusCounts, Tile
 
@@ -31,8 +33,9 @@ def summary_text(summary: AOISummary) -> str:
     )
 
 
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _label(source_id: str, item_id: int) -> str:
+    """The name as plain text (its backslashes, quotes and `<...>` inert), then a line break and the id."""
+    return graphviz.nohtml(graphviz.escape(source_id) + f"\\n(id={item_id})")
 
 
 def dot_text(aoi: str, scenes: Iterable[Scene], tiles: Iterable[Tile]) -> str:
@@ -40,20 +43,15 @@ def dot_text(aoi: str, scenes: Iterable[Scene], tiles: Iterable[Tile]) -> str:
 
     Edges into work that is not DONE are dotted, so the part still to run stands out.
     """
-    scenes = sorted(scenes, key=lambda s: s.id)
+    graph = graphviz.Digraph(name=graphviz.escape(aoi), graph_attr={"rankdir": "LR"})
     tiles = sorted(tiles, key=lambda t: t.id)
-    lines = [f"digraph {_quote(aoi)} {{", "  rankdir=LR;"]
-    for s in scenes:
-        label = _quote(f"{s.source_id}\\n(id={s.id})").replace("\\\\n", "\\n")
-        lines.append(f"  s{s.id} [label={label} shape=box color={s.status.color}];")
+    for s in sorted(scenes, key=lambda s: s.id):
+        graph.node(f"s{s.id}", _label(s.source_id, s.id), shape="box", color=s.status.color)
     for t in tiles:
-        label = _quote(f"{t.source_id}\\n(id={t.id})").replace("\\\\n", "\\n")
-        lines.append(f"  t{t.id} [label={label} color={t.status.color}];")
+        graph.node(f"t{t.id}", _label(t.source_id, t.id), color=t.status.color)
     for t in tiles:
-        scene_style = "" if t.scene_status == Status.DONE else " style=dotted"
-        lines.append(f"  s{t.scene_id} -> t{t.id} [color=gray{scene_style}];")
+        scene_style = None if t.scene_status == Status.DONE else "dotted"
+        graph.edge(f"s{t.scene_id}", f"t{t.id}", color="gray", style=scene_style)
         if t.previous_id is not None:
-            tile_style = "" if t.status == Status.DONE else " [style=dotted]"
-            lines.append(f"  t{t.previous_id} -> t{t.id}{tile_style};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+            graph.edge(f"t{t.previous_id}", f"t{t.id}", style=None if t.status == Status.DONE else "dotted")
+    return graph.source

@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -22,17 +22,19 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from geocube_ingest import database
-from geocube_ingest.errors import Conflict, InvalidInput, NotFound
+from geocube_ingest.errors import Conflict, InvalidInput, NotFound, TransitionRefused
 from geocube_ingest.payload import NAME_PATTERN
 from geocube_ingest.settings import Settings, get_settings
 from geocube_ingest.status import Status
 from geocube_ingest.workflow import ingest as ingest_ops
-from geocube_ingest.workflow import leases, queries, render, temporary, transitions
+from geocube_ingest.workflow import leases, queries, render, serialize, temporary, transitions
+from geocube_ingest.workflow.listeners import TileListener
 from geocube_ingest.workflow.models import (
     AOIInfo,
     AOISummary,
     DeleteResult,
     Event,
+    Footprint,
     IngestResult,
     Kind,
     Lease,
@@ -77,7 +79,10 @@ class Workflow:
         if migrate:
             database.migrate(self.engine, "workflow")
         self._sessions = database.make_sessionmaker(self.engine)
+        self._read_sessions = database.make_sessionmaker(self.engine, read_only=True)
         self.actor = actor
+        # Shared with the `as_actor` copies: a listener hears every change, whoever makes it.
+        self._listeners: list[TileListener] = []
 
     def __repr__(self) -> str:
         return f"Workflow({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -89,22 +94,50 @@ class Workflow:
         clone.actor = actor
         return clone
 
+    def add_listener(self, listener: TileListener) -> None:
+        """Be told, after each commit, of tiles whose layers stop or start counting (see `listeners`)."""
+        if all(known is not listener for known in self._listeners):
+            self._listeners.append(listener)
+
     # -- transactions ---------------------------------------------------------------
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
-        with database.transaction(self._sessions) as session:
+        """A read-only transaction: on SQLite it neither waits for nor blocks the writer."""
+        with database.transaction(self._read_sessions) as session:
             yield session
 
     @contextmanager
-    def _changes(self, aois: Sequence[str] = ()) -> Iterator[Changes]:
-        """A write transaction holding the locks of `aois`, flushing history at the end."""
+    def _changes(self, aois: Sequence[str] = (), *, by_operator: bool = False) -> Iterator[Changes]:
+        """A write transaction holding the locks of `aois`, flushing history at the end; once
+        committed, listeners hear of the tiles that left DONE (and, for an operator's change,
+        of those made DONE)."""
         with database.transaction(self._sessions) as session:
             for aoi in sorted(set(aois)):  # one order everywhere: no deadlocks between AOIs
                 self._lock_aoi(session, aoi)
             changes = Changes(session, self.actor, database.utcnow())
             yield changes
             changes.flush()
+        self._notify(sorted(changes.withdrawn), sorted(changes.became_done) if by_operator else [])
+
+    def _notify(self, withdrawn: list[int], done: list[int]) -> None:
+        """Tell listeners; a listener that fails leaves a note in the tiles' history (the change stands:
+        forcing the status again tells the listeners again)."""
+        if not self._listeners or not (withdrawn or done):
+            return
+        with self._read() as session:
+            found = {t.id: t for t in queries.list_tiles(session, ids=[*withdrawn, *done])}
+        for listener in self._listeners:
+            for tell, ids in ((listener.tiles_withdrawn, withdrawn), (listener.tiles_done, done)):
+                tiles = [found[i] for i in ids if i in found]
+                if not tiles:
+                    continue
+                try:
+                    tell(tiles)
+                except Exception as exc:
+                    log.warning("%s failed for tiles %s: %s", tell.__qualname__, [t.id for t in tiles], exc)
+                    for tile in tiles:
+                        self.note("tile", tile.id, f"its layers could not be updated: {type(exc).__name__}: {exc}")
 
     @staticmethod
     def _lock_aoi(session: Session, aoi: str) -> None:
@@ -265,6 +298,55 @@ class Workflow:
                 session, aoi=aoi, scene_id=scene_id, status=_status(status), ids=ids, page=page, limit=limit
             )
 
+    def scenes_json(
+        self,
+        aoi: str,
+        status: Status | str | None = None,
+        *,
+        page: int | None = None,
+        limit: int | None = None,
+        geojson: bool = False,
+    ) -> bytes:
+        """`scenes(...)` as a JSON array in upstream's shape, written by the database (fast for big lists);
+        `geojson`: a FeatureCollection of the footprints with that JSON as properties."""
+        with self._read() as session:
+            if geojson:
+                return serialize.feature_collection(queries.scene_features(session, aoi, _status(status), page, limit))
+            return serialize.json_array(queries.scenes_json(session, aoi, _status(status), page, limit))
+
+    def tiles_json(
+        self,
+        aoi: str | None = None,
+        status: Status | str | None = None,
+        *,
+        scene_id: int | None = None,
+        selection: Literal["all", "roots", "leaves"] = "all",
+        page: int | None = None,
+        limit: int | None = None,
+        geojson: bool = False,
+    ) -> bytes:
+        """`tiles(...)` (or the root / leaf tiles of `aoi`) as a JSON array in upstream's shape,
+        written by the database (fast for big lists); `geojson` as for `scenes_json`."""
+        if aoi is None and scene_id is None:
+            raise InvalidInput("list tiles of an AOI or a scene")
+        with self._read() as session:
+            if selection == "all":
+                conditions = queries.tile_conditions(session, aoi=aoi, scene_id=scene_id, status=_status(status))
+            elif aoi is None:
+                raise InvalidInput(f"{selection} tiles are those of an AOI")
+            else:
+                conditions = (queries.root_conditions if selection == "roots" else queries.leaf_conditions)(
+                    session, aoi
+                )
+            if geojson:
+                return serialize.feature_collection(queries.tile_features(session, conditions, page, limit))
+            return serialize.json_array(queries.tiles_json(session, conditions, page, limit))
+
+    def footprints(self, aoi: str) -> list[Footprint]:
+        """The footprints of the AOI's scenes and tiles with what a map shows of them."""
+        with self._read() as session:
+            return queries.footprints(session, aoi)
+
     def root_tiles(self, aoi: str) -> list[Tile]:
         with self._read() as session:
             return queries.root_tiles(session, aoi)
@@ -285,37 +367,44 @@ class Workflow:
         """Change a status with its side effects; refused transitions raise TransitionRefused."""
         to = Status.parse(status)
         aoi = self._aoi_of(kind, entity_id)
-        with self._changes([aoi]) as ch:
+        with self._changes([aoi], by_operator=True) as ch:
             ref = self._ref(ch.session, kind, entity_id)
             transitions.apply(ch, kind, ref, to, message, force=force)
         return self.scene(entity_id) if kind == "scene" else self.tile(entity_id)
 
     def retry(self, kind: Kind, entity_id: int) -> Scene | Tile:
-        """RETRY → PENDING (manual retry)."""
-        return self.set_status(kind, entity_id, Status.PENDING, "")
+        """RETRY → PENDING (manual retry): the message is cleared, and one retry spent (upstream)."""
+        return self.set_status(kind, entity_id, Status.PENDING)
 
     def fail(self, kind: Kind, entity_id: int, message: str | None = None) -> Scene | Tile:
-        """RETRY → FAILED (manual fail); the graph is re-linked around the failed tiles."""
+        """RETRY → FAILED (manual fail); the graph is re-linked around the failed tiles.
+
+        A RETRY scene/tile keeps the error that put it there; `message` goes to the history.
+        """
         return self.set_status(kind, entity_id, Status.FAILED, message or "failed by operator")
 
     def force(self, kind: Kind, entity_id: int, status: Status | str, message: str | None = None) -> Scene | Tile:
+        """Any status, with the side effects of the normal transition; a change that would leave the
+        graph inconsistent raises InconsistentChange and changes nothing."""
         return self.set_status(kind, entity_id, status, message, force=True)
 
     def retry_aoi(self, aoi: str, *, force: bool = False) -> RetryResult:
         """Retry every RETRY scene and tile (and re-dispatch PENDING ones when forced).
 
-        Tiles are only retried once their scene is DONE; without force, a tile whose
-        previous tile is not DONE yet is left for the dependency rules to dispatch.
+        Tiles are only retried once their scene and previous tile are DONE; the others are
+        left for the dependency rules to dispatch. Each retry spends one of the countdown.
         """
         wanted = {Status.RETRY.value} | ({Status.PENDING.value} if force else set())
         n_scenes = n_tiles = 0
-        with self._changes([aoi]) as ch:
+        with self._changes([aoi], by_operator=True) as ch:
             session = ch.session
             scene_rows = session.execute(
                 select(SceneRow.id, SceneRow.status).where(SceneRow.aoi_id == aoi, SceneRow.status.in_(wanted))
             ).all()
             scene_refs = [Ref(r.id, aoi, Status(r.status)) for r in scene_rows]
-            transitions.set_status(ch, "scene", scene_refs, Status.PENDING, message="", event_message="retried (AOI)")
+            transitions.set_status(
+                ch, "scene", scene_refs, Status.PENDING, message="", event_message="retried (AOI)", countdown=True
+            )
             n_scenes = len(scene_refs)
             tile_rows = session.execute(
                 select(TileRow.id, TileRow.status)
@@ -325,13 +414,14 @@ class Workflow:
             ).all()
             tile_refs = []
             for row in tile_rows:
-                if not force:
-                    try:
-                        transitions.check_tile_can_run(session, row.id)
-                    except Exception:
-                        continue
+                try:
+                    transitions.check_tile_can_run(session, row.id)
+                except TransitionRefused:
+                    continue
                 tile_refs.append(Ref(row.id, aoi, Status(row.status)))
-            transitions.set_status(ch, "tile", tile_refs, Status.PENDING, message="", event_message="retried (AOI)")
+            transitions.set_status(
+                ch, "tile", tile_refs, Status.PENDING, message="", event_message="retried (AOI)", countdown=True
+            )
             n_tiles = len(tile_refs)
         return RetryResult(n_scenes, n_tiles)
 

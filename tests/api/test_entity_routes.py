@@ -77,7 +77,8 @@ def test_fail_relinks_dependants(client: httpx.Client, s1_demo: DemoAOI, server:
     answer = client.put(f"/tile/{tile_id}/fail", params={"message": "bad burst, skipped by operator"})
     assert answer.status_code == 200
     failed = answer.json()
-    assert failed["status"] == "FAILED" and failed["message"] == "bad burst, skipped by operator"
+    # It keeps the error that put it in RETRY (upstream); the operator's reason goes to the history.
+    assert failed["status"] == "FAILED" and failed["message"] == tile["message"] and tile["message"]
     for dependant in dependants:
         assert client.get(f"/tile/{dependant['id']}").json()["PreviousID"] == tile["PreviousID"]
     assert client.get(f"/tile/{tile_id}/events").json()[-1]["message"] == "bad burst, skipped by operator"
@@ -145,3 +146,36 @@ def test_events_limit(client: httpx.Client, s1_demo: DemoAOI) -> None:
     assert len(events) >= 3  # ingested, ready, done
     assert client.get(f"/tile/{tile_id}/events", params={"limit": 2}).json() == events[:2]
     assert [e["entity"] for e in events] == ["tile"] * len(events)
+
+
+def test_manual_retry_spends_a_retry(client: httpx.Client, s1_demo: DemoAOI, server: RunningServer) -> None:
+    """As in the seed's examples: a manual retry with none left shows -1."""
+    tile_id = _retry_tile(server, s1_demo.name)
+    assert client.get(f"/tile/{tile_id}").json()["RetryCountDown"] == 0
+    assert client.put(f"/tile/{tile_id}/retry").json()["RetryCountDown"] == -1
+
+
+def test_inconsistent_force_is_409_and_changes_nothing(
+    client: httpx.Client, s1_demo: DemoAOI, server: RunningServer
+) -> None:
+    aoi = s1_demo.name
+    waiting = next(
+        t
+        for t in server.workflow.tiles(aoi, "NEW")
+        if t.previous_id is not None and server.workflow.tile(t.previous_id).status.value != "DONE"
+    )
+    before = client.get(f"/tile/{waiting.id}").json()
+    events = client.get(f"/tile/{waiting.id}/events").json()
+    answer = client.put(f"/tile/{waiting.id}/force/PENDING")
+    assert answer.status_code == 409
+    assert f"its previous tile {waiting.previous_id} is" in answer.json()["detail"]
+    assert client.get(f"/tile/{waiting.id}").json() == before
+    assert client.get(f"/tile/{waiting.id}/events").json() == events
+
+    scene = next(
+        s for s in server.workflow.scenes(aoi, "DONE") if server.workflow.tiles(scene_id=s.id, status="PENDING")
+    )
+    refused = client.put(f"/scene/{scene.id}/force/FAILED", params={"message": "wrong orbit"})
+    assert refused.status_code == 409
+    assert "PENDING" in refused.json()["detail"]
+    assert client.get(f"/scene/{scene.id}").json()["status"] == "DONE"

@@ -123,6 +123,7 @@ def test_schema_names_every_route(start_server: StartServer) -> None:
         "/tile/{tile_id}/fail": {"put"},
         "/tile/{tile_id}/force/{status}": {"put"},
         "/tile/{tile_id}/data": {"put"},
+        "/page/config": {"get"},
     }
     assert {path: set(ops) for path, ops in paths.items()} == expected
     document = httpx.get(f"{server.url}/openapi.json").json()

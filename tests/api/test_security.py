@@ -41,7 +41,7 @@ def test_bearer_token_on_every_api_route(start_server: StartServer) -> None:
                 assert TOKEN not in answer.text
         assert http.get("/aoi/").status_code == 401
         assert http.post("/aoi/A", headers=good).status_code == 204
-        assert http.get("/aoi/", headers=good).json() == ["A"]
+        assert http.get("/aoi/", headers=good).json() == [{"ID": "A", "status": "NEW"}]
         schema = http.get("/openapi.json", headers=good).json()
         assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert TOKEN not in repr(server.settings)

@@ -1,7 +1,7 @@
 """A STAC API with the transactions extension, served for real on 127.0.0.1 (uvicorn in a thread).
 
-It implements the extension's create/update endpoints for collections and items (POST →
-201, or 409 when it exists; PUT replaces; 404 for an unknown collection), bearer-token
+It implements the extension's create/update/delete endpoints for collections and items (POST →
+201, or 409 when it exists; PUT replaces; DELETE removes an item; 404 for an unknown one), bearer-token
 auth, and can answer 503 (or another status, with headers) a given number of times to exercise
 retries. Stores in memory.
 """
@@ -31,6 +31,7 @@ class StacApi:
     fail_headers: dict[str, str] = field(default_factory=dict)
     posts: int = 0
     puts: int = 0
+    deletes: int = 0
 
 
 def build_app(state: StacApi) -> FastAPI:
@@ -85,6 +86,13 @@ def build_app(state: StacApi) -> FastAPI:
             return JSONResponse({"detail": "not found"}, status_code=404)
         state.items[collection_id][item_id] = body
         return JSONResponse(body)
+
+    @app.delete("/collections/{collection_id}/items/{item_id}")
+    async def delete_item(collection_id: str, item_id: str) -> JSONResponse:
+        state.deletes += 1
+        if state.items.get(collection_id, {}).pop(item_id, None) is None:
+            return JSONResponse({"detail": "not found"}, status_code=404)
+        return JSONResponse({})
 
     return app
 

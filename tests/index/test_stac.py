@@ -22,6 +22,7 @@ import numpy as np
 import odc.stac
 import pystac
 import pytest
+import shapely
 import stackstac
 from pystac import STACObjectType
 from pystac.extensions.eo import EOExtension
@@ -31,8 +32,9 @@ from pystac.validation.stac_validator import JsonSchemaSTACValidator
 
 from geocube_ingest import storage
 from geocube_ingest.errors import InvalidInput, TemporaryError
+from geocube_ingest.index.base import DFormat, IndexedDataset, Instance, Record, ValueMapping, Variable
 from geocube_ingest.index.embedded import EmbeddedIndex
-from geocube_ingest.index.stac import COG, collection_href, publish_collection, read_items
+from geocube_ingest.index.stac import Layer, build_item, collection_href, publish_collection, read_items
 from geocube_ingest.settings import IndexSettings, Settings
 from tests.index.conftest import new_record
 from tests.index.layers import ALL, NDVI, RAIN, SIGMA0, LayerSpec, prepare, real_values, write_layer
@@ -88,8 +90,13 @@ def test_items_and_collection_are_valid_stac(published: Published) -> None:
     collection = pystac.Collection.from_file(published.collection)
     items = list(collection.get_items())
     assert sorted(i.id for i in items) == ["S2A_MSIL1C_20220101", "S2B_MSIL1C_20220102"]
-    start = collection.extent.temporal.intervals[0][0]
+    start, end = collection.extent.temporal.intervals[0]
     assert start is not None and start.isoformat() == "2022-01-01T10:30:00+00:00"
+    assert end is not None and end.isoformat() == "2022-01-02T10:30:00+00:00"
+    assert set(collection.item_assets) == {spec.key for spec in ALL}
+    assert collection.item_assets[NDVI.key].title == "NDVI (S2)"
+    west, south, east, north = collection.extent.spatial.bboxes[0]
+    assert 1.26 < west < east < 1.29 and 43.6 < south < north < 43.62
     for item in items:
         validator.validate_core(item.to_dict(), STACObjectType.ITEM, "1.1.0", href=item.get_self_href())
         assert item.collection_id == AOI
@@ -97,15 +104,17 @@ def test_items_and_collection_are_valid_stac(published: Published) -> None:
         assert set(item.assets) == {spec.key for spec in ALL}
         for spec in ALL:
             asset = item.assets[spec.key]
-            assert asset.media_type == COG and asset.roles == ["data"]
+            assert asset.media_type == pystac.MediaType.COG and asset.roles == ["data"]
             proj = ProjectionExtension.ext(asset)
             assert proj.code == "EPSG:32631" and proj.shape == [48, 64]
+            assert proj.bbox == [360000.0, 4829040.0, 361280.0, 4830000.0]
             raw = _item_json(published, item.id)["assets"][spec.key]
             assert (raw["proj:code"], raw["proj:epsg"]) == ("EPSG:32631", 32631)  # both, for every reader
             assert proj.transform == [20.0, 0.0, 360000.0, 0.0, -20.0, 4830000.0]
             band = RasterExtension.ext(asset).bands[0]  # type: ignore[index]
             fmt = spec.mapping.dformat
-            assert str(band.data_type) == fmt.dtype
+            assert str(band.data_type) == fmt.dtype and band.unit == (spec.unit or None)
+            assert not EOExtension.has_extension(item) or EOExtension.ext(asset).bands is None  # not optical bands
             if np.isnan(fmt.nodata):
                 assert asset.extra_fields["raster:bands"][0]["nodata"] == "nan"
             else:
@@ -122,6 +131,45 @@ def test_items_and_collection_are_valid_stac(published: Published) -> None:
     assert not EOExtension.has_extension(second)
     assert first.properties["geocube:record_id"] == published.records[0]
     assert first.properties["constellation"] == "sentinel2"
+    links = _links(published, first.id)  # as written: relative, so the folder can move
+    assert sorted(link.rel for link in links) == ["collection", "parent", "root"]
+    assert {link.href for link in links} == {"../collection.json"}
+
+
+def _links(published: Published, name: str) -> list[pystac.Link]:
+    return [pystac.Link.from_dict(link) for link in _item_json(published, name)["links"]]
+
+
+# Sentinel-2 red, as ExtractS2Bands stores it, indexed as variable "Reflectance", instance "B04".
+RED = LayerSpec("B04", "Reflectance", "float32,nan,0,1", "B04", "uint16,0,0,10000", 0, 1)
+
+
+def test_an_optical_band_is_an_eo_band_odc_stac_loads_by_common_name(
+    sqlite_index: EmbeddedIndex, settings: Settings
+) -> None:
+    instance = prepare(sqlite_index, (RED,))[RED.layer]
+    record = sqlite_index.create_records([new_record("S2B_MSIL2A_20220105", 5, {"constellation": "SENTINEL2"})])[0]
+    real = real_values(RED, seed=5)
+    folder = Path(settings.resolved_storage_uri) / AOI / record.record.name / "tiles" / "T31TCJ"
+    sqlite_index.index_datasets([write_layer(folder, RED, real, record.id, instance)])
+    collection = publish_collection(sqlite_index, AOI).collection
+    JsonSchemaSTACValidator().validate_core(
+        json.loads(Path(collection).read_text()), STACObjectType.COLLECTION, "1.1.0"
+    )
+    (item,) = read_items(collection, settings)
+    asset = item.assets[RED.key]
+    (band,) = EOExtension.ext(asset).bands or []
+    assert (band.name, band.common_name, band.center_wavelength) == ("B04", "red", 0.665)
+    assert not EOExtension.has_extension(item) or EOExtension.ext(item).cloud_cover is None
+    data = odc.stac.load([item], bands=["red"], chunks={})["red"].compute()  # the EO common name as an alias
+    stored = data.values[0].astype("float64")
+    values = np.where(stored == 0, np.nan, stored * 1e-4)
+    np.testing.assert_array_equal(np.isnan(values), np.isnan(real))
+    assert np.nanmax(np.abs(values - real)) <= RED.tolerance()
+    written = json.loads(Path(item.get_self_href() or "").read_text())
+    stacked = stackstac.stack([written], assets=[RED.key], rescale=True, dtype="float64", fill_value=np.nan)
+    assert stacked.common_name.item() == "red" and stacked.center_wavelength.item() == 0.665
+    np.testing.assert_allclose(stacked.compute().values[0, 0], values, atol=1e-9)
 
 
 def test_a_broken_item_fails_validation(published: Published) -> None:
@@ -195,7 +243,13 @@ def test_publishing_to_object_storage_goes_through_storage(published: Published,
     url = f"file://{tmp_path / 'other'}"
     result = publish_collection(published.index, AOI, storage_uri=url, settings=published.settings)
     assert result.items == []  # no dataset under that root
-    assert storage.exists(result.collection, settings=published.settings)
+    document = json.loads(storage.read_bytes(result.collection, settings=published.settings))
+    JsonSchemaSTACValidator().validate_core(document, STACObjectType.COLLECTION, "1.1.0")
+    # The AOI's items stay where they were published: the links lead to them, not into this root.
+    collection = pystac.Collection.from_dict(document)
+    collection.set_self_href(result.collection)
+    items = [link.get_absolute_href() or "" for link in collection.get_links(pystac.RelType.ITEM)]
+    assert len(items) == 2 and all(Path(href).exists() for href in items)
 
 
 # -- STAC API ----------------------------------------------------------------------------------
@@ -275,3 +329,46 @@ def test_a_silent_stac_api_ends_the_push_in_a_temporary_error(published: Publish
         settings = _with_api(published.settings, server.url(), "s3cret-token", stac_api_timeout_seconds=1.0)
         with pytest.raises(TemporaryError, match="STAC API POST /collections: ReadTimeout"):
             publish_collection(published.index, AOI, settings=settings)
+
+
+def _dataset(instance: Instance, bands: int = 1, crs: str = "EPSG:32631") -> IndexedDataset:
+    return IndexedDataset(
+        id="d",
+        record_id="r",
+        instance_id=instance.id,
+        uri=f"s3://bucket/a/{instance.name}.tif",
+        bands=tuple(range(1, bands + 1)),
+        mapping=ValueMapping(DFormat.parse("uint16,0,1,10000"), 0, 1),
+        crs=crs,
+        transform=(30.0, 0.0, 500000.0, 0.0, -30.0, 4800000.0),
+        shape=(10, 20),
+        footprint=shapely.box(1.0, 43.0, 1.1, 43.1),
+    )
+
+
+def test_which_layers_are_eo_bands() -> None:
+    """A band of the record's sensor, or an EO common name, in the operator's names; nothing else."""
+    fmt = DFormat.parse("float32,nan,0,1")
+    b5, ndvi, rgb = Instance("i1", "B5"), Instance("i2", "L8"), Instance("i3", "v1")
+    layers = {
+        b5.id: Layer(Variable("v1", "Reflectance", fmt, instances=(b5,)), b5),
+        ndvi.id: Layer(Variable("v2", "NDVI", fmt, instances=(ndvi,)), ndvi),
+        rgb.id: Layer(Variable("v3", "Landsat/RGN", fmt, bands=("Red", "green", "nir"), instances=(rgb,)), rgb),
+    }
+    record = Record(
+        "r", "LC08_L2SP_033032_20231008", datetime(2023, 10, 8, tzinfo=UTC), {"constellation": "LANDSAT"}, "a"
+    )
+    wkt = "+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs"
+    datasets = [_dataset(b5), _dataset(ndvi, crs=wkt), _dataset(rgb, bands=3)]
+    item = build_item(record, "x", datasets, layers, AOI)
+    (nir,) = EOExtension.ext(item.assets["Reflectance_B5"]).bands or []
+    assert (nir.name, nir.common_name, nir.center_wavelength) == ("B5", "nir08", 0.87)
+    assert [b.common_name for b in EOExtension.ext(item.assets["Landsat/RGN_v1"]).bands or []] == [
+        "red",
+        "green",
+        "nir",
+    ]
+    assert "eo:bands" not in item.assets["NDVI_L8"].extra_fields
+    proj = ProjectionExtension.ext(item.assets["NDVI_L8"])
+    assert proj.code is None and proj.wkt2 == wkt and "proj:epsg" not in item.assets["NDVI_L8"].extra_fields
+    assert item.properties["constellation"] == "landsat" and "eo:cloud_cover" not in item.properties

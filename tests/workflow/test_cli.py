@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -34,6 +35,8 @@ def test_status_scenes_tiles_dot(populated: Workflow, database_url: str) -> None
     assert status.returncode == 0 and status.stdout == populated.summary_text("Cli-1")
     aois = cli(database_url, "aois")
     assert "Cli-1" in aois.stdout and "RETRY" in aois.stdout
+    [listed] = json.loads(cli(database_url, "aois", "--json").stdout)  # GET /aoi/?details=true
+    assert (listed["ID"], listed["status"], listed["tiles"]["retry"]) == ("Cli-1", "RETRY", 1)
     scenes = cli(database_url, "scenes", "Cli-1", "--status", "done")
     assert scenes.stdout.count("S00") == 3
     tiles = cli(database_url, "tiles", "Cli-1", "--status", "RETRY", "--json")

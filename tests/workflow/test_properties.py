@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from geocube_ingest.errors import TransitionRefused
+from geocube_ingest.errors import InconsistentChange, TransitionRefused
 from geocube_ingest.status import Status, worst_status
 from geocube_ingest.workflow import Lease, NewScene, NewTile, Outcome, Relink, Tile, TileKey, Workflow
 
@@ -162,6 +162,8 @@ class WorkflowMachine(RuleBasedStateMachine):
                 self.wf.set_status(kind, item.id, Status.DONE)  # type: ignore[arg-type]
         except TransitionRefused:
             assert action == "retry" and kind == "tile"  # inputs not ready: refusing is the rule
+        except InconsistentChange:
+            assert action == "fail"  # work is running on its outputs
 
     @rule(data=st.data(), kind=st.sampled_from(["scene", "tile"]), status=st.sampled_from(list(Status)))
     def force(self, data: st.DataObject, kind: str, status: Status) -> None:
@@ -171,7 +173,13 @@ class WorkflowMachine(RuleBasedStateMachine):
         if not items:
             return
         item = data.draw(st.sampled_from(items))
-        self.wf.force(kind, item.id, status)  # type: ignore[arg-type]
+        try:
+            self.wf.force(kind, item.id, status)  # type: ignore[arg-type]
+        except InconsistentChange:
+            # Refused: a tile made PENDING before its inputs, or a failure under running work.
+            current = self.wf.scene(item.id) if kind == "scene" else self.wf.tile(item.id)
+            assert current.status == item.status and status in (Status.PENDING, Status.FAILED)
+            return
         self.forced.add((kind, item.id))
         if kind == "tile" and status == Status.NEW:
             self.forced_new.add(item.id)
@@ -192,8 +200,9 @@ class WorkflowMachine(RuleBasedStateMachine):
         for t in tiles.values():
             if t.status != Status.NEW:
                 self.forced_new.discard(t.id)
-            if t.status == Status.FAILED:
-                assert t.previous_id is None and t.reference_id is None, f"failed tile {t.id} still linked"
+            if t.status == Status.FAILED:  # out of its chain; it keeps a reference, as upstream
+                assert t.previous_id is None, f"failed tile {t.id} still has a previous"
+                assert t.reference_id is None or t.reference_id in tiles, f"failed tile {t.id}: dangling reference"
                 continue
             for link in (t.previous_id, t.reference_id):
                 if link is not None:

@@ -77,12 +77,13 @@ def test_dot_graph(workflow: Workflow) -> None:
     t1 = tile_id(workflow, "Dot-1", "S001", "b1")
     t2 = tile_id(workflow, "Dot-1", "S002", "b1")
     assert text.startswith('digraph "Dot-1" {\n')
-    assert f's{s0} [label="S000\\n(id={s0})" shape=box color=green];' in text
-    assert f't{t0} [label="b1\\n(id={t0})" color=green];' in text
-    assert f"t{t2} [label=" in text and "color=gray];" in text
-    assert f"t{t0} -> t{t1};" in text  # DONE edge: solid
-    assert f"t{t1} -> t{t2} [style=dotted];" in text  # work still to do: dotted
-    assert f"s{scene_id(workflow, 'Dot-1', 'S002')} -> t{t2} [color=gray style=dotted];" in text
+    assert f'\ts{s0} [label="S000\\n(id={s0})" color=green shape=box]\n' in text
+    assert f'\tt{t0} [label="b1\\n(id={t0})" color=green]\n' in text
+    assert f'\tt{t2} [label="b1\\n(id={t2})" color=gray]\n' in text
+    assert f"\tt{t0} -> t{t1}\n" in text  # DONE edge: solid
+    assert f"\tt{t1} -> t{t2} [style=dotted]\n" in text  # work still to do: dotted
+    assert f"\ts{scene_id(workflow, 'Dot-1', 'S002')} -> t{t2} [color=gray style=dotted]\n" in text
+    assert f"\ts{s0} -> t{t0} [color=gray]\n" in text
 
 
 def test_dot_is_valid_graphviz(workflow: Workflow, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -93,6 +94,19 @@ def test_dot_is_valid_graphviz(workflow: Workflow, tmp_path) -> None:  # type: i
     result = subprocess.run([dot, "-Tsvg"], input=workflow.dot("G:1_x"), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "<svg" in result.stdout
+
+
+def test_dot_keeps_hostile_names_as_text(workflow: Workflow) -> None:
+    """Quotes, backslashes, newlines and `<...>` in names stay label text: no HTML label, no injected node."""
+    name = 'S"1\\\n\ts9 [label=x] <b>bold</b>\\'
+    tile = NewTile('t"\\<i>', {"swath_id": "", "tile_nr": 0, "graph_name": "Pass"})
+    workflow.ingest("Hostile-1", [NewScene(name, {"date": "2022-01-04T10:30:00+00:00"}, [tile])])
+    result = subprocess.run(["dot", "-Tsvg"], input=workflow.dot("Hostile-1"), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    svg = result.stdout
+    assert svg.count('class="node"') == 2 and svg.count('class="edge"') == 1
+    assert "&lt;b&gt;bold&lt;/b&gt;" in svg and "&lt;i&gt;" in svg and "<b>" not in svg
+    assert "S&quot;1\\" in svg and "t&quot;\\" in svg  # one backslash each, as written
 
 
 def test_listing_by_status_and_paging(workflow: Workflow) -> None:

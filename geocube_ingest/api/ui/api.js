@@ -68,6 +68,7 @@ const aoiPath = (aoi) => `aoi/${encodeURIComponent(aoi)}`;
 
 export const api = {
   aois: () => request("GET", "aoi/", { query: { details: "true" } }),
+  pageConfig: () => request("GET", "page/config"),
   summary: (aoi) => request("GET", `${aoiPath(aoi)}/summary`),
   footprints: (aoi) => request("GET", `${aoiPath(aoi)}/footprints`),
   graphSvg: (aoi) => request("GET", `${aoiPath(aoi)}/dot.svg`, { as: "text" }),

@@ -29,9 +29,9 @@ const state = {
   total: 0,
   ticks: 0,
 };
-const memo = { aois: "", summary: "", drawer: "", mapAt: 0 };
+const memo = { aois: "", summary: "", drawer: "", mapAt: 0, pageConfig: false };
 
-const map = new FootprintMap($("map"), $("tooltip"), (kind, id) => select(kind, id));
+const map = new FootprintMap($("map"), (kind, id) => select(kind, id));
 const graph = new GraphView($("graph"), (kind, id) => select(kind, id));
 
 // -- URL state ------------------------------------------------------------------------
@@ -70,13 +70,14 @@ function writeHash() {
 
 function renderAois() {
   const filter = $("aoi-filter").value.trim().toLowerCase();
-  const shown = state.aois.filter((a) => a.name.toLowerCase().includes(filter));
+  // GET /aoi/ answers upstream's {ID, status}; details=true adds the counts.
+  const shown = state.aois.filter((a) => a.ID.toLowerCase().includes(filter));
   const html = shown
     .map((a) => {
-      const selected = a.name === state.aoi ? " selected" : "";
+      const selected = a.ID === state.aoi ? " selected" : "";
       return (
-        `<li><a class="aoi-item${selected}" href="#/aoi/${encodeURIComponent(a.name)}" data-aoi="${esc(a.name)}">` +
-        `<div class="aoi-item-top"><span class="aoi-item-name" title="${esc(a.name)}">${esc(a.name)}</span>${badge(a.status)}</div>` +
+        `<li><a class="aoi-item${selected}" href="#/aoi/${encodeURIComponent(a.ID)}" data-aoi="${esc(a.ID)}">` +
+        `<div class="aoi-item-top"><span class="aoi-item-name" title="${esc(a.ID)}">${esc(a.ID)}</span>${badge(a.status)}</div>` +
         `<div class="aoi-bar">${statusBar(a.tiles)}</div>` +
         `<div class="aoi-item-sub"><span>${plural(a.scenes.total, "scene")}</span><span>${a.tiles.done.toLocaleString()} / ${plural(a.tiles.total, "tile")} done</span></div>` +
         `</a></li>`
@@ -284,6 +285,10 @@ async function refresh({ full = false, refit = false } = {}) {
   try {
     state.aois = await api.aois();
     renderAois();
+    if (!memo.pageConfig) {
+      map.setBasemap(await api.pageConfig());
+      memo.pageConfig = true;
+    }
     if (state.aoi) {
       let summary;
       try {

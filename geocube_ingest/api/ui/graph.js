@@ -1,18 +1,20 @@
-// The dependency graph: the server's Graphviz SVG inlined (so nodes are clickable), with
-// pan and zoom on its viewBox. Redrawn only when the SVG changes; the view is kept.
+// The dependency graph: the server's Graphviz SVG, sanitised by DOMPurify and inlined (so
+// nodes are clickable), with pan and zoom on its viewBox. Redrawn only when the SVG
+// changes; the view is kept.
 
 import { ApiError } from "./api.js";
 import { esc } from "./format.js";
 
-function sanitize(svg) {
-  for (const node of svg.querySelectorAll("script, foreignObject")) node.remove();
-  for (const node of svg.querySelectorAll("*")) {
-    for (const attr of [...node.attributes]) {
-      if (/^on/i.test(attr.name) || attr.name === "style" || /href$/i.test(attr.name)) node.removeAttribute(attr.name);
-    }
-  }
-  return svg;
-}
+const DOMPurify = window.DOMPurify; // vendor/dompurify, loaded by index.html
+
+// DOMPurify's SVG profile, without what the graph never needs: styles (the page's CSP refuses
+// them), links and images (nothing may point or load elsewhere).
+const PURIFY = {
+  USE_PROFILES: { svg: true, svgFilters: true },
+  FORBID_TAGS: ["style", "image", "use"],
+  FORBID_ATTR: ["style", "href", "xlink:href"],
+  RETURN_DOM_FRAGMENT: true,
+};
 
 export class GraphView {
   constructor(container, onSelect) {
@@ -43,17 +45,15 @@ export class GraphView {
     if (text === this.source && sameAoi) return;
     const keepView = sameAoi && this.svg ? this.svg.getAttribute("viewBox") : null;
     this.source = text;
-    const parsed = new DOMParser().parseFromString(text, "image/svg+xml");
-    const svg = parsed.documentElement;
-    if (svg.nodeName !== "svg") {
+    const svg = DOMPurify.sanitize(text, PURIFY).querySelector("svg");
+    if (!svg) {
       this.container.innerHTML = `<div class="note">The server sent an unreadable graph.</div>`;
       return;
     }
-    sanitize(svg);
     svg.removeAttribute("width");
     svg.removeAttribute("height");
     svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
-    this.svg = document.importNode(svg, true);
+    this.svg = svg;
     this.home = this.svg.getAttribute("viewBox");
     this.container.replaceChildren(this.svg);
     if (keepView) this.svg.setAttribute("viewBox", keepView);

@@ -1,26 +1,13 @@
-// Footprints of scenes and tiles on a plain lon/lat map with a graticule: no basemap, no
-// network. Equirectangular around the data's centre latitude (x scaled by cos φ0), which
-// keeps shapes true at the scale of an AOI. Pan with the mouse, zoom with the wheel.
+// Footprints of scenes and tiles on a Leaflet map (vendor/leaflet, loaded by index.html):
+// SVG paths coloured by status with CSS classes, a graticule and a scale bar. No basemap
+// unless the operator set one (api.basemap_url): by default nothing loads from outside.
 
 import { URGENCY, day, esc } from "./format.js";
 
-const SVG_NS = "http://www.w3.org/2000/svg";
+const L = window.L;
+const DOMPurify = window.DOMPurify;
 const STEPS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 45, 90];
-const NICE_KM = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000];
-
-function el(name, attrs = {}) {
-  const node = document.createElementNS(SVG_NS, name);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-  return node;
-}
-
-function rings(geometry) {
-  if (!geometry) return [];
-  if (geometry.type === "Polygon") return geometry.coordinates;
-  if (geometry.type === "MultiPolygon") return geometry.coordinates.flat();
-  if (geometry.type === "GeometryCollection") return geometry.geometries.flatMap(rings);
-  return [];
-}
+const WORLD = [[-60, -180], [75, 180]];
 
 function formatDegrees(value, step, positive, negative) {
   const decimals = step >= 1 ? 0 : Math.min(3, Math.ceil(-Math.log10(step) - 1e-9));
@@ -28,27 +15,79 @@ function formatDegrees(value, step, positive, negative) {
   return `${Math.abs(value).toFixed(decimals)}°${value === 0 ? "" : hemisphere}`;
 }
 
+function tooltip(p) {
+  const message = p.message ? `<div>${esc(p.message.length > 160 ? `${p.message.slice(0, 157)}…` : p.message)}</div>` : "";
+  return (
+    `<div><b>${esc(p.kind)} #${esc(p.id)}</b> · ${esc(p.status)} · ${esc(day(p.date))}</div>` +
+    `<div class="mono">${esc(p.source_id)}</div>${message}`
+  );
+}
+
+// Meridians and parallels at a round step for the view, labelled along the bottom and left edges.
+class Graticule {
+  constructor(map) {
+    this.map = map;
+    map.createPane("graticule");
+    this.group = L.layerGroup().addTo(map);
+    map.on("moveend resize", () => this.draw());
+  }
+
+  draw() {
+    const bounds = this.map.getBounds();
+    const [west, east, south, north] = [bounds.getWest(), bounds.getEast(), bounds.getSouth(), bounds.getNorth()];
+    const step = STEPS.find((candidate) => Math.max(east - west, north - south) / candidate <= 7) || 90;
+    const line = (points) => L.polyline(points, { pane: "graticule", interactive: false, className: "grat" });
+    const label = (at, text, axis) => {
+      const icon = L.divIcon({ className: `grat-label ${axis}`, html: text, iconSize: null });
+      return L.marker(at, { pane: "graticule", interactive: false, keyboard: false, icon });
+    };
+    const layers = [];
+    for (let lon = Math.ceil(west / step) * step; lon <= east + 1e-9; lon += step) {
+      const shown = ((((lon + 180) % 360) + 360) % 360) - 180;
+      layers.push(line([[south, lon], [north, lon]]), label([south, lon], formatDegrees(+shown.toFixed(6), step, "E", "W"), "lon"));
+    }
+    for (let lat = Math.ceil(south / step) * step; lat <= north + 1e-9; lat += step) {
+      layers.push(line([[lat, west], [lat, east]]), label([lat, west], formatDegrees(+lat.toFixed(6), step, "N", "S"), "lat"));
+    }
+    this.group.clearLayers();
+    for (const layer of layers) this.group.addLayer(layer);
+  }
+}
+
 export class FootprintMap {
-  constructor(container, tooltip, onSelect) {
+  constructor(container, onSelect) {
     this.container = container;
-    this.tooltip = tooltip;
     this.onSelect = onSelect;
     this.features = [];
     this.signature = "";
     this.filter = { scenes: true, tiles: true, date: "" };
     this.selected = null;
-    this.view = null; // {s, tx, ty}: screen = projected * s + t
-    this.svg = el("svg", { role: "img" });
-    this.grid = el("g");
-    this.layer = el("g");
-    this.overlay = el("g");
-    this.svg.append(this.grid, this.layer, this.overlay);
+    this.bounds = null;
+    this.fitted = false;
+    this.layers = new Map(); // "tile-12" → its Leaflet layer
+    const view = { zoomSnap: 0.25, zoomDelta: 0.5, wheelPxPerZoomLevel: 120, maxZoom: 22 };
+    this.map = L.map(container, { ...view, zoomControl: false, attributionControl: false });
+    L.control.attribution({ position: "topright" }).addTo(this.map); // the bottom edge holds the longitudes
+    this.map.createPane("area"); // the AOI's outline above the footprints, never in the way of a click
+    this.footprints = L.layerGroup().addTo(this.map);
+    L.control.scale({ imperial: false, position: "bottomleft" }).addTo(this.map);
+    this.graticule = new Graticule(this.map);
+    this.map.setView([20, 0], 1);
     this.empty = document.createElement("div");
     this.empty.className = "map-empty";
     this.empty.textContent = "Loading footprints…";
-    this.container.append(this.svg, this.empty);
-    this.bindEvents();
-    new ResizeObserver(() => this.redrawFrame()).observe(container);
+    this.container.append(this.empty);
+    new ResizeObserver(() => {
+      this.map.invalidateSize();
+      if (!this.fitted && this.features.length) this.fit();
+    }).observe(container);
+  }
+
+  // The operator's basemap, if any (GET /page/config); its attribution may hold a link.
+  setBasemap({ basemap_url: url, basemap_attribution: attribution } = {}) {
+    if (this.basemap || !url) return;
+    const options = { maxNativeZoom: 19, maxZoom: 22, attribution: attribution ? DOMPurify.sanitize(attribution) : "" };
+    this.basemap = L.tileLayer(url, options).addTo(this.map);
   }
 
   // -- data -----------------------------------------------------------------------
@@ -60,11 +99,9 @@ export class FootprintMap {
     this.signature = signature;
     this.features = features;
     this.area = collection.aoi || null;
-    if (!changed) return;
-    if (refit || !this.projection) this.setProjection(collection.bbox);
-    this.drawFeatures();
-    if (refit || !this.view) this.fit();
-    else this.redrawFrame();
+    this.bounds = collection.bbox || null;
+    if (changed) this.draw();
+    if (refit || !this.fitted) this.fit();
   }
 
   dates() {
@@ -75,35 +112,15 @@ export class FootprintMap {
 
   setFilter(filter) {
     this.filter = { ...this.filter, ...filter };
-    this.drawFeatures();
+    this.draw();
   }
 
   select(kind, id) {
+    this.layers.get(this.selected)?.getElement()?.classList.remove("sel");
     this.selected = kind ? `${kind}-${id}` : null;
-    for (const node of this.layer.querySelectorAll(".sel")) node.classList.remove("sel");
-    if (this.selected) {
-      const node = this.layer.querySelector(`[data-key="${this.selected}"]`);
-      if (node) {
-        node.classList.add("sel");
-        node.parentNode.append(node); // on top
-      }
-    }
-  }
-
-  setProjection(bbox) {
-    const [west, south, east, north] = bbox || [-180, -60, 180, 75];
-    this.lon0 = (west + east) / 2;
-    this.lat0 = (south + north) / 2;
-    this.kx = Math.max(0.05, Math.cos((this.lat0 * Math.PI) / 180));
-    this.projection = bbox || null;
-  }
-
-  project(lon, lat) {
-    return [(lon - this.lon0) * this.kx, this.lat0 - lat];
-  }
-
-  unproject(x, y) {
-    return [x / this.kx + this.lon0, this.lat0 - y];
+    const layer = this.layers.get(this.selected);
+    layer?.getElement()?.classList.add("sel");
+    layer?.bringToFront();
   }
 
   // -- drawing --------------------------------------------------------------------
@@ -130,210 +147,41 @@ export class FootprintMap {
     return [...tiles.sort(byUrgency), ...scenes.sort(byUrgency)];
   }
 
-  drawFeatures() {
-    const paths = [];
-    for (const feature of this.visibleFeatures()) {
-      const p = feature.properties;
-      const d = this.pathOf(feature.geometry);
-      if (!d) continue;
-      const key = `${p.kind}-${p.id}`;
-      const path = el("path", { d, class: `fp ${p.kind} f-${p.status}`, "data-key": key });
-      if (key === this.selected) path.classList.add("sel");
-      paths.push(path);
-    }
-    const area = this.pathOf(this.area);
-    if (area) paths.push(el("path", { d: area, class: "fp aoi" }));  // on top: the area asked for
-    this.layer.replaceChildren(...paths);
-    this.empty.textContent = this.features.length ? (paths.length ? "" : "Nothing to show with these filters.") : "No footprints for this AOI.";
-    this.empty.hidden = paths.length > 0;
+  draw() {
+    this.footprints.clearLayers();
+    this.layers.clear();
+    const shown = this.visibleFeatures().filter((f) => f.geometry);
+    // Colours come from the CSS classes (fp, tile|scene, f-STATUS); scenes are outlines, clickable on the line.
+    const style = (f) => {
+      const p = f.properties;
+      const selected = `${p.kind}-${p.id}` === this.selected ? " sel" : "";
+      return { className: `fp ${p.kind} f-${p.status}${selected}`, fill: p.kind === "tile", fillOpacity: 1, opacity: 1 };
+    };
+    this.footprints.addLayer(L.geoJSON(shown, { style, onEachFeature: (f, layer) => this.bind(f.properties, layer) }));
+    if (this.area) this.footprints.addLayer(L.geoJSON(this.area, { pane: "area", interactive: false, style: { className: "fp aoi" } }));
+    this.layers.get(this.selected)?.bringToFront();
+    this.empty.textContent = this.features.length ? "Nothing to show with these filters." : "No footprints for this AOI.";
+    this.empty.hidden = shown.length > 0 || Boolean(this.area);
   }
 
-  pathOf(geometry) {
-    if (!geometry) return "";
-    let d = "";
-    for (const ring of rings(geometry)) {
-      d += ring.map(([lon, lat], i) => {
-        const [x, y] = this.project(lon, lat);
-        return `${i ? "L" : "M"}${x.toFixed(6)} ${y.toFixed(6)}`;
-      }).join("") + "Z";
-    }
-    return d;
+  bind(p, layer) {
+    const key = `${p.kind}-${p.id}`;
+    this.layers.set(key, layer);
+    layer.on("add", () => layer.getElement()?.setAttribute("data-key", key));
+    layer.bindTooltip(() => tooltip(p), { sticky: true, direction: "right", offset: [14, 14], className: "fp-tip", opacity: 1 });
+    layer.on("click", () => this.onSelect(p.kind, p.id));
   }
 
   fit() {
-    const { width, height } = this.container.getBoundingClientRect();
-    if (!width || !height) return;
-    if (!this.projection) {
-      this.view = { s: 1, tx: width / 2, ty: height / 2 };
-      this.redrawFrame();
+    this.map.invalidateSize(false);
+    const size = this.map.getSize();
+    if (!size.x || !size.y) return; // hidden: fitted once shown
+    this.fitted = true;
+    if (!this.bounds) {
+      this.map.fitBounds(WORLD, { animate: false });
       return;
     }
-    const [west, south, east, north] = this.projection;
-    const [x0, y0] = this.project(west, north);
-    const [x1, y1] = this.project(east, south);
-    const w = Math.max(x1 - x0, 1e-6);
-    const h = Math.max(y1 - y0, 1e-6);
-    const s = Math.min((width - 70) / w, (height - 50) / h);
-    this.view = { s, tx: width / 2 - ((x0 + x1) / 2) * s + 14, ty: height / 2 - ((y0 + y1) / 2) * s - 8 };
-    this.redrawFrame();
-  }
-
-  redrawFrame() {
-    if (!this.view) return;
-    const { s, tx, ty } = this.view;
-    this.layer.setAttribute("transform", `matrix(${s} 0 0 ${s} ${tx} ${ty})`);
-    this.drawGraticule();
-    this.drawScaleBar();
-  }
-
-  drawGraticule() {
-    const { width, height } = this.container.getBoundingClientRect();
-    if (!width || !height || this.lon0 === undefined) return;
-    const { s, tx, ty } = this.view;
-    const [lonA, latA] = this.unproject((0 - tx) / s, (0 - ty) / s);
-    const [lonB, latB] = this.unproject((width - tx) / s, (height - ty) / s);
-    const span = Math.max(Math.abs(lonB - lonA), Math.abs(latA - latB));
-    const step = STEPS.find((candidate) => span / candidate <= 7) || 90;
-    const nodes = [];
-    const labels = [];
-    const toScreen = (lon, lat) => {
-      const [x, y] = this.project(lon, lat);
-      return [x * s + tx, y * s + ty];
-    };
-    for (let lon = Math.ceil(lonA / step) * step; lon <= lonB + 1e-9; lon += step) {
-      const [x] = toScreen(lon, 0);
-      const px = Math.round(x) + 0.5;
-      nodes.push(el("line", { x1: px, y1: 0, x2: px, y2: height, class: "grat" }));
-      labels.push(["x", px, formatDegrees(+lon.toFixed(6), step, "E", "W")]);
-    }
-    for (let lat = Math.ceil(latB / step) * step; lat <= latA + 1e-9; lat += step) {
-      const [, y] = toScreen(0, lat);
-      const py = Math.round(y) + 0.5;
-      nodes.push(el("line", { x1: 0, y1: py, x2: width, y2: py, class: "grat" }));
-      labels.push(["y", py, formatDegrees(+lat.toFixed(6), step, "N", "S")]);
-    }
-    for (const [axis, pos, text] of labels) {
-      const label = el("text", { class: "grat-label" });
-      label.textContent = text;
-      if (axis === "x") {
-        label.setAttribute("x", pos + 4);
-        label.setAttribute("y", height - 6);
-      } else {
-        label.setAttribute("x", 6);
-        label.setAttribute("y", pos - 4);
-      }
-      nodes.push(label);
-    }
-    this.grid.replaceChildren(...nodes);
-  }
-
-  drawScaleBar() {
-    const { height } = this.container.getBoundingClientRect();
-    const kmPerPixel = 111.32 / this.view.s;
-    const km = NICE_KM.find((candidate) => candidate / kmPerPixel >= 70) || NICE_KM[NICE_KM.length - 1];
-    const length = km / kmPerPixel;
-    const x = 64;
-    const y = height - 26;
-    const group = el("g", { class: "scalebar" });
-    group.append(
-      el("line", { x1: x, y1: y, x2: x + length, y2: y }),
-      el("line", { x1: x, y1: y - 4, x2: x, y2: y + 1 }),
-      el("line", { x1: x + length, y1: y - 4, x2: x + length, y2: y + 1 }),
-    );
-    const label = el("text", { x: x + length + 6, y: y + 3 });
-    label.textContent = km >= 1 ? `${km} km` : `${km * 1000} m`;
-    group.append(label);
-    this.overlay.replaceChildren(group);
-  }
-
-  // -- interaction ----------------------------------------------------------------
-
-  bindEvents() {
-    let drag = null;
-    this.svg.addEventListener("pointerdown", (event) => {
-      if (!this.view) return;
-      drag = { x: event.clientX, y: event.clientY, tx: this.view.tx, ty: this.view.ty, moved: false };
-      this.svg.setPointerCapture(event.pointerId);
-    });
-    this.svg.addEventListener("pointermove", (event) => {
-      if (drag) {
-        const dx = event.clientX - drag.x;
-        const dy = event.clientY - drag.y;
-        if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
-        if (drag.moved) {
-          this.view.tx = drag.tx + dx;
-          this.view.ty = drag.ty + dy;
-          this.hideTooltip();
-          this.schedule();
-          return;
-        }
-      }
-      this.hover(event);
-    });
-    this.svg.addEventListener("pointerup", (event) => {
-      const wasDrag = drag && drag.moved;
-      drag = null;
-      if (wasDrag) return;
-      const target = this.featureAt(event);
-      if (target) this.onSelect(target.properties.kind, target.properties.id);
-    });
-    this.svg.addEventListener("pointerleave", () => {
-      for (const node of this.layer.querySelectorAll(".hl")) node.classList.remove("hl");
-      this.hideTooltip();
-    });
-    this.svg.addEventListener(
-      "wheel",
-      (event) => {
-        if (!this.view) return;
-        event.preventDefault();
-        const rect = this.svg.getBoundingClientRect();
-        const mx = event.clientX - rect.left;
-        const my = event.clientY - rect.top;
-        const factor = Math.exp(-event.deltaY * 0.0015);
-        const s = Math.min(Math.max(this.view.s * factor, 0.5), 2e6);
-        const k = s / this.view.s;
-        this.view = { s, tx: mx - (mx - this.view.tx) * k, ty: my - (my - this.view.ty) * k };
-        this.schedule();
-      },
-      { passive: false },
-    );
-  }
-
-  schedule() {
-    if (this.pending) return;
-    this.pending = requestAnimationFrame(() => {
-      this.pending = null;
-      this.redrawFrame();
-    });
-  }
-
-  featureAt(event) {
-    const node = document.elementFromPoint(event.clientX, event.clientY);
-    const key = node && node.getAttribute && node.getAttribute("data-key");
-    if (!key) return null;
-    return this.features.find((f) => f.id === key) || null;
-  }
-
-  hover(event) {
-    const feature = this.featureAt(event);
-    for (const node of this.layer.querySelectorAll(".hl")) node.classList.remove("hl");
-    if (!feature) {
-      this.hideTooltip();
-      return;
-    }
-    const p = feature.properties;
-    this.layer.querySelector(`[data-key="${feature.id}"]`)?.classList.add("hl");
-    const message = p.message ? `<div>${esc(p.message.length > 160 ? `${p.message.slice(0, 157)}…` : p.message)}</div>` : "";
-    this.tooltip.innerHTML =
-      `<div><b>${p.kind} #${p.id}</b> · ${esc(p.status)} · ${esc(day(p.date))}</div>` +
-      `<div class="mono">${esc(p.source_id)}</div>${message}`;
-    this.tooltip.hidden = false;
-    const x = Math.min(event.clientX + 14, window.innerWidth - 380);
-    this.tooltip.style.left = `${x}px`;
-    this.tooltip.style.top = `${event.clientY + 14}px`;
-  }
-
-  hideTooltip() {
-    this.tooltip.hidden = true;
+    const [west, south, east, north] = this.bounds;
+    this.map.fitBounds([[south, west], [north, east]], { padding: [28, 28], animate: false });
   }
 }
