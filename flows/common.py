@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 import time
+from collections.abc import Callable, Collection
 from typing import Any
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
@@ -15,7 +17,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from geocube_ingest.index import get_index
 from geocube_ingest.index.follow import follow
-from geocube_ingest.pipeline import BatchResult, DrainReport, download_batch, owner_id, process_batch
+from geocube_ingest.pipeline import BatchResult, DrainReport, download_batch, drain, owner_id, process_batch
 from geocube_ingest.settings import Settings, get_settings
 from geocube_ingest.workflow import AOISummary, Workflow
 
@@ -56,25 +58,48 @@ def process_batch_task(aoi: str | None, n: int, settings: dict[str, Any] | None 
 
 
 class PrefectRunner:
-    """Runs the drain loop's batches as Prefect task runs (one per batch, never one per tile)."""
+    """Runs the drain loop's batches as Prefect task runs (one per batch, never one per tile).
+
+    Finished runs are noticed through `PrefectFuture.add_done_callback`, registered once per
+    future, so the loop blocks until one finishes instead of polling their states.
+    """
 
     def __init__(self, aoi: str | None, settings: dict[str, Any] | None):
         self.aoi = aoi
         self.settings = settings
         self._numbers = itertools.count(1)
+        self._finished: set[PrefectFuture[BatchResult]] = set()
+        self._changed = threading.Condition()
 
     def submit(self, kind: str) -> PrefectFuture[BatchResult]:
         task_ = download_batch_task if kind == "download" else process_batch_task
-        return task_.submit(self.aoi, next(self._numbers), self.settings)
+        future: PrefectFuture[BatchResult] = task_.submit(self.aoi, next(self._numbers), self.settings)
+        future.add_done_callback(self._finish)
+        return future
 
-    def done(self, handle: PrefectFuture[BatchResult]) -> bool:
-        wrapped = getattr(handle, "wrapped_future", None)
-        if wrapped is not None and hasattr(wrapped, "done"):
-            return bool(wrapped.done())
-        return handle.state.is_final()
+    def _finish(self, future: PrefectFuture[BatchResult]) -> None:
+        with self._changed:
+            self._finished.add(future)
+            self._changed.notify_all()
+
+    def wait(
+        self, handles: Collection[PrefectFuture[BatchResult]], timeout: float
+    ) -> Collection[PrefectFuture[BatchResult]]:
+        wanted = set(handles)
+        with self._changed:
+            self._changed.wait_for(lambda: bool(self._finished & wanted), timeout)
+            done = self._finished & wanted
+            self._finished -= done
+        return done
 
     def result(self, handle: PrefectFuture[BatchResult]) -> BatchResult:
         return handle.result()
+
+
+def notice_logger() -> Callable[[str], None]:
+    """Notices of the drain loop (why work waits, takeovers) in the flow run's log."""
+    logger = get_run_logger()
+    return lambda text: logger.info("%s", text)
 
 
 def artifact_key(aoi: str, suffix: str = "") -> str:
@@ -128,3 +153,19 @@ class ArtifactUpdater:
                 table=[{"what": f.split(": ", 1)[0], "message": f.split(": ", 1)[-1]} for f in report.failures[-200:]],
                 description=f"Problems met while ingesting {self.aoi} (latest 200)",
             )
+
+
+def drain_aoi(
+    workflow: Workflow, cfg: Settings, aoi: str, settings: dict[str, Any] | None, updater: ArtifactUpdater
+) -> DrainReport:
+    """The AOI's downloads and processing as task runs, until nothing more can happen; the
+    summary artifact follows, and why work waits goes to the run's log."""
+    return drain(
+        workflow,
+        cfg,
+        aoi,
+        runner=PrefectRunner(aoi, settings),
+        on_progress=updater,
+        progress_every=updater.every,
+        on_notice=notice_logger(),
+    )

@@ -17,11 +17,11 @@ from prefect import flow, get_run_logger, tags, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.common import ArtifactUpdater, PrefectRunner, services, thread_runner
+from flows.common import ArtifactUpdater, drain_aoi, services, thread_runner
 from geocube_ingest.catalogue import scenes_from_geojson, tiles_from_geojson
 from geocube_ingest.index import get_index
 from geocube_ingest.payload import Payload
-from geocube_ingest.pipeline import drain, prepare_ingestion, publish, recover
+from geocube_ingest.pipeline import prepare_ingestion, publish, recover
 
 
 def _run_name() -> str:
@@ -83,15 +83,17 @@ def ingest_aoi(
             recover(workflow, cfg, aoi)
         prepared = prepare_task(aoi, payload, scenes, tiles, settings)
         updater = ArtifactUpdater(aoi)
-        report = drain(workflow, cfg, aoi, runner=PrefectRunner(aoi, settings), on_progress=updater)
+        report = drain_aoi(workflow, cfg, aoi, settings, updater)
         nothing_happened = prepared["scenes_created"] == prepared["tiles_created"] == 0 and report.batches == 0
         collection = None
-        if cfg.pipeline.publish_stac and not nothing_happened:
+        if cfg.pipeline.publish_stac and not nothing_happened and not report.stopped:
             collection = publish_task(aoi, parsed.storage_uri, settings)
         summary = workflow.summary(aoi)
         updater(summary, report, final=True)
     if nothing_happened:
         logger.info("nothing to do: AOI %s is already ingested", aoi)
+    if report.stopped:
+        logger.warning("stopped on request: work in progress was given back; run again to resume")
     for line in report.failures[:20]:
         logger.warning(line)
     return {
@@ -104,4 +106,5 @@ def ingest_aoi(
         "outcomes": dict(report.outcomes),
         "noop": nothing_happened,
         "stac_collection": collection,
+        "stopped": report.stopped,
     }

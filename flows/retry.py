@@ -6,8 +6,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger, tags
 
-from flows.common import ArtifactUpdater, PrefectRunner, services, thread_runner
-from geocube_ingest.pipeline import drain, recover
+from flows.common import ArtifactUpdater, drain_aoi, services, thread_runner
+from geocube_ingest.pipeline import recover
 
 
 @flow(
@@ -23,7 +23,7 @@ def retry_aoi(aoi: str, force: bool = False, settings: dict[str, Any] | None = N
         retried = workflow.retry_aoi(aoi, force=force)
         get_run_logger().info("%s: %d scenes and %d tiles retried", aoi, retried.scenes, retried.tiles)
         updater = ArtifactUpdater(aoi)
-        report = drain(workflow, cfg, aoi, runner=PrefectRunner(aoi, settings), on_progress=updater)
+        report = drain_aoi(workflow, cfg, aoi, settings, updater)
         summary = workflow.summary(aoi)
         updater(summary, report, final=True)
     return {

@@ -34,7 +34,10 @@ def default_home() -> Path:
 
 class WorkflowSettings(BaseModel):
     lease_seconds: float = Field(
-        default=600.0, gt=0, description="How long a claimed task stays leased without a heartbeat."
+        default=60.0,
+        gt=0,
+        description="How long a claimed task (or a download provider slot) stays held without a heartbeat; "
+        "holders beat every third of it, so a dead worker's work comes back within this time.",
     )
     temporary_retry_delay_seconds: float = Field(
         default=60.0,
@@ -160,7 +163,12 @@ class DownloadProviderSettings(BaseModel):
         default_factory=list,
         description="Redirects to these domains (and their subdomains) keep the Authorization header.",
     )
-    max_concurrency: int = Field(default=4, ge=1, description="Downloads from this provider at once, per process.")
+    max_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Downloads from this provider at once, per provider account: across every process and machine "
+        "sharing the workflow database (providers are told apart by `name`).",
+    )
     timeout_seconds: float | None = Field(default=None, gt=0, description="Overrides download.timeout_seconds.")
 
 
@@ -378,7 +386,18 @@ class PipelineSettings(BaseModel):
     download_batch: int = Field(default=4, ge=1, description="Scenes one download task claims.")
     tile_batch: int = Field(default=25, ge=1, description="Tiles one processing task claims.")
     max_parallel_batches: int = Field(default=4, ge=1, description="Batches in flight at once per pool.")
-    poll_seconds: float = Field(default=1.0, gt=0, description="Wait between looks when nothing is claimable.")
+    poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Longest wait between two looks at the workflow database while a pool could take more work "
+        "(the loop also looks whenever a batch finishes).",
+    )
+    stop_grace_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="On SIGTERM/SIGINT, how long running jobs may take to stop before their leases and provider "
+        "slots are given back and the process exits.",
+    )
     publish_stac: bool = Field(default=True, description="Publish the AOI's STAC collection when a run ends.")
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -21,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 
 from geocube_ingest.api import errors, page, routes_aoi, routes_catalog, routes_scene, routes_tile, security
 from geocube_ingest.api.runs import AoiLocks, make_starter
@@ -73,12 +75,21 @@ def _lazy_index(settings: Settings, index: Index | None) -> Callable[[], Index]:
     return get
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At shutdown, in-process ingestions stop and give their work back (api/runs.py)."""
+    yield
+    grace = app.state.settings.pipeline.stop_grace_seconds + 2
+    await run_in_threadpool(app.state.runs.stop, grace)
+
+
 def create_app(
     settings: Settings | None = None, workflow: Workflow | None = None, index: Index | None = None
 ) -> FastAPI:
     settings = settings or get_settings()
     wf = (workflow or Workflow(settings=settings)).as_actor("api")
     app = FastAPI(
+        lifespan=_lifespan,
         title="geocube-ingest workflow server",
         version=_version(),
         description=DESCRIPTION,

@@ -5,9 +5,12 @@ server that cannot take the run refuses the request while it is still harmless) 
 `start(...)` after the scenes and tiles are in the workflow.
 
 - `InProcessRuns` (the default): one runner thread per AOI drives the downloads and the
-  processing (`pipeline.run_workers`) until nothing is due, then publishes the AOI's STAC
-  collection. A POST for an AOI whose runner is busy only asks it to look again before it
-  stops, so one runner per AOI at a time, and no posted scene is left behind.
+  processing (`pipeline.run_workers`, the shared drain loop) until nothing is due, then
+  publishes the AOI's STAC collection. A POST for an AOI whose runner is busy only asks it
+  to look again before it stops, so one runner per AOI at a time, and no posted scene is
+  left behind. When the server shuts down (SIGTERM, SIGINT), `stop` ends the runners within
+  seconds and gives their leases and provider slots back; posting the AOI again (or
+  `geocube-ingest ingest`) resumes it.
 - `PrefectRuns` (when `settings.prefect.ingest_deployment` is set): a flow run of that
   deployment (the `ingest-aoi` flow), with the payload and the posted files as parameters.
   The flow re-runs the preparation, which finds everything already posted (idempotent).
@@ -17,15 +20,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, cast
 
+from geocube_ingest import shutdown
 from geocube_ingest.api.errors import ServiceUnavailable
 from geocube_ingest.index import Index
 from geocube_ingest.payload import Payload
-from geocube_ingest.pipeline import publish, run_workers
+from geocube_ingest.pipeline import give_back_mine, publish, run_workers
 from geocube_ingest.settings import Settings
 from geocube_ingest.workflow import Workflow
 
@@ -60,6 +65,9 @@ class Starter(Protocol):
         """Raise ServiceUnavailable when no run can be started now."""
 
     def start(self, request: RunRequest) -> RunInfo: ...
+
+    def stop(self, timeout: float) -> list[str]:
+        """The server shuts down: end runs of this process; returns the AOIs left unfinished."""
 
 
 class AoiLocks:
@@ -127,10 +135,32 @@ class InProcessRuns:
             runner.thread.join(timeout)
         return aoi not in self.running()
 
+    def stop(self, timeout: float) -> list[str]:
+        """Wait up to `timeout` for the runners when the process is asked to stop (`serve` got a signal).
+
+        Runners still there after it hold jobs that cannot be interrupted: their leases and
+        provider slots are given back, so their work is claimable elsewhere at once. An app
+        shut down without a stop request (tests, an embedding program) leaves them running.
+        """
+        if not shutdown.requested():
+            return []
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            runners = list(self._runners.values())
+        for runner in runners:
+            if runner.thread is not None:
+                runner.thread.join(max(deadline - time.monotonic(), 0))
+        left = self.running()
+        if left:
+            log.warning("in-process ingestions of %s still running at shutdown: giving their work back", left)
+            give_back_mine(self.workflow)
+            shutdown.mark_work_left()
+        return left
+
     def _run(self, runner: _Runner) -> None:
         stop = False
         try:
-            while not stop:
+            while not stop and not shutdown.requested():
                 self._drain(runner)
                 # Deciding to stop and leaving the table is one step: a POST sees either a runner
                 # that will look again, or no runner (and starts one).
@@ -153,7 +183,9 @@ class InProcessRuns:
             log.exception("in-process ingestion of AOI %s stopped", runner.aoi)
             return
         log.info("AOI %s: %d batches run, outcomes %s", runner.aoi, report.batches, dict(report.outcomes))
-        if report.batches and self.settings.pipeline.publish_stac:
+        if report.stopped:
+            log.warning("AOI %s: stopped with the server; post it again to resume", runner.aoi)
+        elif report.batches and self.settings.pipeline.publish_stac:
             storage_uri = runner.storage_uri or self.settings.resolved_storage_uri
             try:
                 publish(index, runner.aoi, storage_uri, self.settings)
@@ -168,6 +200,9 @@ class PrefectRuns:
 
     def __init__(self, deployment: str):
         self.deployment = deployment
+
+    def stop(self, timeout: float) -> list[str]:
+        return []  # flow runs live on Prefect's workers, not in this server
 
     def check(self) -> None:
         from prefect.client.orchestration import get_client

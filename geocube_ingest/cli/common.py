@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import getpass
 import json
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
 
 from rich.console import Console
 
-from geocube_ingest.settings import get_settings
+from geocube_ingest.settings import Settings, get_settings
 from geocube_ingest.workflow import Workflow
 
 console = Console()
@@ -32,3 +34,39 @@ def workflow(database_url: str | None = None) -> Workflow:
 def print_json(data: Any) -> None:
     """Machine-readable output on stdout, nothing else."""
     print(json.dumps(data, indent=2, default=str))
+
+
+# Exit statuses of the long-running commands (README "Exit statuses", and their --help).
+EXIT_NOT_DONE = 1
+EXIT_CODES_HELP = (
+    "Exit status: 0 done; 1 the run ended with work left that needs an operator (RETRY) or another"
+    " worker; 2 bad input; 128+N stopped by signal N (143 SIGTERM, 130 SIGINT) with work given back,"
+    " so that a later run resumes it."
+)
+
+
+@contextmanager
+def stoppable(settings: Settings) -> Iterator[None]:
+    """SIGTERM and SIGINT stop the command within seconds, giving back its leases and provider slots."""
+    from geocube_ingest import shutdown
+
+    grace = settings.pipeline.stop_grace_seconds + 5  # the drain loop's own grace, then a margin
+    with shutdown.handle_signals(lambda: give_back(settings), grace):
+        yield
+
+
+def give_back(settings: Settings) -> None:
+    from geocube_ingest.pipeline import give_back_mine
+
+    give_back_mine(Workflow(settings=settings, migrate=False))
+
+
+def leave_stopped(settings: Settings, code: int | None = None) -> NoReturn:
+    """End a command that was asked to stop: give everything back, exit at once (jobs may still run)."""
+    from geocube_ingest import shutdown
+
+    try:
+        give_back(settings)
+    except Exception as exc:  # the database may be gone: leases then expire on their own
+        console.print(f"[dim]could not give work back ({type(exc).__name__}); it comes back when leases expire[/]")
+    shutdown.exit_now(shutdown.signal_exit_code() if code is None else code)

@@ -7,6 +7,7 @@ in any other status runs but its result is only printed (use `force` to set it b
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Annotated
 
 import typer
@@ -19,7 +20,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from geocube_ingest.cli.common import console, workflow
+from geocube_ingest import shutdown
+from geocube_ingest.cli.common import EXIT_CODES_HELP, console, leave_stopped, stoppable, workflow
 from geocube_ingest.errors import InvalidInput
 
 STYLE = {"DONE": "green", "RETRY": "dark_orange", "FAILED": "red", "TEMPORARY": "yellow"}
@@ -34,7 +36,8 @@ def download(
 ) -> None:
     """Download one scene from the configured providers and run its scene graph (exit 1 unless DONE)."""
     from geocube_ingest.download import download_scene  # the download stack loads for this command only
-    from geocube_ingest.pipeline.workers import heartbeat, owner_id, recover
+    from geocube_ingest.pipeline.workers import heartbeat, recover
+    from geocube_ingest.workflow.owners import owner_id
 
     wf = workflow(database)
     scene = wf.scene(scene_id)
@@ -55,11 +58,14 @@ def download(
         def progress(done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=total)
 
-        if leases:
-            with heartbeat(wf, leases, wf.settings.workflow.lease_seconds):
-                outcome = download_scene(wf, scene_id, progress=progress)
-        else:
-            outcome = download_scene(wf, scene_id, progress=progress)
+        with stoppable(wf.settings):
+            try:
+                with heartbeat(wf, leases, wf.settings.workflow.lease_seconds) if leases else nullcontext():
+                    outcome = download_scene(wf, scene_id, progress=progress)
+            except shutdown.Stopped:
+                wf.give_back(leases)
+                console.print(f"[yellow]stopped on request:[/] scene {scene_id} is given back, not downloaded")
+                leave_stopped(wf.settings)
     recorded = bool(leases) and wf.report(leases[0], outcome)
     style = STYLE.get(outcome.kind, "white")
     line = f"scene {scene_id}: [{style}]{outcome.kind}[/]"
@@ -75,4 +81,4 @@ def download(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(download)
+    app.command(epilog=EXIT_CODES_HELP)(download)

@@ -4,6 +4,9 @@ Both run the Prefect flow `ingest-aoi` (flows/ingest.py): against the Prefect se
 PREFECT_API_URL when one is configured, else in Prefect's ephemeral mode. `--no-prefect`
 runs the same pipeline without Prefect. Progress is read from the workflow database, the
 source of truth, so the bars are the same whichever way the work runs.
+
+SIGTERM or SIGINT stops a run within seconds and gives its work back (exit 128+signal);
+`ingest` exits 0 only when the AOI is DONE (see EXIT_CODES_HELP).
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ import json
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from geocube_ingest.cli.common import console
+from geocube_ingest import shutdown
+from geocube_ingest.cli.common import EXIT_CODES_HELP, EXIT_NOT_DONE, console, leave_stopped, stoppable
 from geocube_ingest.errors import InvalidInput
 from geocube_ingest.index import get_index
 from geocube_ingest.payload import Payload
@@ -94,6 +99,7 @@ def run_ingestion(
                 "noop": report.was_noop,
                 "stac_collection": report.stac_collection,
                 "failures": report.drained.failures,
+                "stopped": report.drained.stopped,
             }
 
     console.print(f"Ingesting [bold]{parsed.name}[/] ({'Prefect flow ingest-aoi' if use_prefect else 'in-process'})")
@@ -104,8 +110,8 @@ def run_ingestion(
     return result
 
 
-def _report(aoi: str, result: dict[str, Any], settings: Settings) -> Status | None:
-    """Print the outcome; the AOI's status."""
+def _report(aoi: str, result: dict[str, Any], settings: Settings) -> bool:
+    """Print the outcome; True when the AOI is DONE."""
     if result.get("noop"):
         console.print(f"[green]Nothing to do:[/] AOI {aoi} is already ingested (no new scene, no pending work).")
     summary = Workflow(settings=settings).summary(aoi)
@@ -113,7 +119,32 @@ def _report(aoi: str, result: dict[str, Any], settings: Settings) -> Status | No
     if result.get("stac_collection"):
         console.print(f"STAC collection: {result['stac_collection']}")
     console.print(f"[dim]{result['seconds']} s[/]")
-    return summary.status
+    done = summary.status == Status.DONE
+    if shutdown.requested():
+        console.print("[yellow]Stopped on request:[/] work in progress was given back; run again to resume.")
+    elif not done:
+        state = summary.status.value if summary.status else "empty (no scene)"
+        console.print(f"[yellow]AOI {aoi} is {state}, not DONE[/] (see `geocube-ingest status {aoi}`).")
+    return done
+
+
+def _ingest_or_stop(run: Callable[[], dict[str, Any]], settings: Settings) -> dict[str, Any]:
+    """Run with SIGTERM/SIGINT stopping it; a stop that ends the run by an exception leaves at once."""
+    with stoppable(settings):
+        try:
+            return run()
+        except BaseException:
+            if shutdown.requested():  # Prefect turns SIGTERM into an exception out of the flow
+                console.print("[yellow]Stopped on request:[/] work in progress was given back; run again to resume.")
+                leave_stopped(settings)
+            raise
+
+
+def _finish(done: bool, settings: Settings) -> None:
+    if shutdown.requested():
+        leave_stopped(settings, 0 if done else None)
+    if not done:
+        raise typer.Exit(EXIT_NOT_DONE)
 
 
 def ingest(
@@ -128,14 +159,14 @@ def ingest(
     if scenes is not None and tiles is not None:
         raise InvalidInput("give --scenes or --tiles, not both")
     parsed = Payload.parse(document)
-    result = run_ingestion(
-        document, scenes=_read_json(scenes, "scenes"), tiles=_read_json(tiles, "tiles"), use_prefect=prefect
+    settings = get_settings()
+    result = _ingest_or_stop(
+        lambda: run_ingestion(
+            document, scenes=_read_json(scenes, "scenes"), tiles=_read_json(tiles, "tiles"), use_prefect=prefect
+        ),
+        settings,
     )
-    status = _report(parsed.name, result, get_settings())
-    if status not in (Status.DONE, None):
-        # Work is left for an operator (RETRY, FAILED...): say so in the exit status.
-        console.print(f"AOI {parsed.name} is {status.value}: see `geocube-ingest scenes {parsed.name}`")
-        raise typer.Exit(1)
+    _finish(_report(parsed.name, result, settings), settings)
 
 
 def demo(
@@ -160,8 +191,12 @@ def demo(
         console.print(f"Demo catalogue: {world.catalogue} ({len(world.products)} products)")
         demo_settings = settings.with_overrides(overrides(world))
         module.prepare_index(get_index(demo_settings))
-        result = run_ingestion(world.payload, overrides=overrides(world), use_prefect=prefect)
-        _report(module.AOI_NAME, result, demo_settings)
+        result = _ingest_or_stop(
+            partial(run_ingestion, world.payload, overrides=overrides(world), use_prefect=prefect), demo_settings
+        )
+        done = _report(module.AOI_NAME, result, demo_settings)
+        if not done or shutdown.requested():
+            _finish(done, demo_settings)
         _show_cube(module.AOI_NAME, demo_settings, *cube)
     console.print(
         "\nSee them in the web page: [cyan]geocube-ingest serve[/] then http://127.0.0.1:8080/ui", highlight=False
@@ -191,5 +226,5 @@ def _show_cube(aoi: str, settings: Settings, variable: str, instance: str, label
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(ingest)
-    app.command()(demo)
+    app.command(epilog=EXIT_CODES_HELP)(ingest)
+    app.command(epilog=EXIT_CODES_HELP)(demo)

@@ -26,7 +26,7 @@ err_console = Console(stderr=True)
 
 
 # Command groups, each a module of geocube_ingest.cli with a `register(app)` function.
-GROUPS = ("ingest", "workflow", "catalog", "download", "graph", "variable", "serve")
+GROUPS = ("ingest", "workflow", "catalog", "download", "worker", "graph", "variable", "serve")
 
 
 def _register() -> None:

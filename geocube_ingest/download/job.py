@@ -24,6 +24,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from geocube_ingest import shutdown
 from geocube_ingest.access import NotAllowed, check_source_name
 from geocube_ingest.download.archive import is_archive, unpack_archive
 from geocube_ingest.download.limits import provider_slot
@@ -137,8 +138,9 @@ def fetch_product(
             destination = work_dir / "fetch" / (_UNSAFE_NAME.sub("_", provider.name) or "provider")
             _reset(destination)
             log.info("scene %d (%s): trying provider %s", scene.id, request.product_name, provider.name)
-            with provider_slot(provider.name, provider.config.max_concurrency):
-                result = provider.download(request, destination, progress)
+            limit = provider.config.max_concurrency
+            with provider_slot(workflow, provider.name, limit, aoi=scene.aoi, purpose=f"scene {scene.id}"):
+                result = provider.download(request, destination, _stoppable(progress))
             if result.kind is ResultKind.FOUND and result.path is not None:
                 size = f" ({result.size} bytes)" if result.size is not None else ""
                 _note(workflow, scene.id, f"downloaded by provider {provider.name}{size}")
@@ -152,6 +154,17 @@ def fetch_product(
             with suppress(Exception):
                 provider.close()
     raise _combined_error(request.product_name, results)
+
+
+def _stoppable(progress: Progress | None) -> Progress:
+    """Progress that also ends the transfer, at its next chunk, when the process is asked to stop."""
+
+    def report(done: int, total: int | None) -> None:
+        shutdown.check()
+        if progress is not None:
+            progress(done, total)
+
+    return report
 
 
 def prepare_product(path: Path, work_dir: Path, settings: Settings) -> Path:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -24,10 +24,12 @@ from geocube_ingest.index.follow import follow
 from geocube_ingest.payload import Payload
 from geocube_ingest.pipeline.drain import DrainReport, ProgressCallback, Runner, ThreadRunner, drain
 from geocube_ingest.pipeline.prepare import Prepared, prepare_ingestion
-from geocube_ingest.pipeline.workers import download_batch, owner_id, process_batch, recover
+from geocube_ingest.pipeline.workers import download_batch, process_batch, recover
 from geocube_ingest.progress import WorkflowProgress
 from geocube_ingest.settings import Settings, get_settings
+from geocube_ingest.status import Status
 from geocube_ingest.workflow import AOISummary, Workflow
+from geocube_ingest.workflow.owners import owner_id
 from geocube_ingest.workflow.render import summary_text
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,11 @@ class IngestReport:
         return self.summary.scenes.pending == self.summary.tiles.pending == 0 and not (
             self.summary.tiles.new and self.summary.scenes.done == self.summary.scenes.total
         )
+
+    @property
+    def done(self) -> bool:
+        """The AOI is DONE: every scene and tile is DONE (or FAILED, leaving its chain)."""
+        return self.summary.status == Status.DONE
 
     @property
     def was_noop(self) -> bool:
@@ -73,6 +80,8 @@ class IngestReport:
                 lines.append(f"  ... and {len(self.drained.failures) - 20} more")
         if self.stac_collection:
             lines.append(f"STAC collection: {self.stac_collection}")
+        if self.drained.stopped:
+            lines.append("Stopped on request: work in progress was given back; run again to resume.")
         return "\n".join(lines)
 
 
@@ -86,6 +95,17 @@ def publish(index: Index, aoi: str, storage_uri: str | None, settings: Settings)
     return publish_collection(index, aoi, storage_uri=storage_uri, settings=settings).collection
 
 
+def thread_runner(workflow: Workflow, index: Index, settings: Settings, aoi: str | None) -> ThreadRunner:
+    """Download and processing batches on threads of this process."""
+    return ThreadRunner(
+        {
+            "download": lambda: download_batch(workflow, settings, owner_id("download"), aoi=aoi),
+            "processing": lambda: process_batch(workflow, settings, owner_id("process"), index=index, aoi=aoi),
+        },
+        max_workers=2 * settings.pipeline.max_parallel_batches,
+    )
+
+
 def run_workers(
     workflow: Workflow,
     index: Index,
@@ -94,20 +114,15 @@ def run_workers(
     *,
     runner: Runner | None = None,
     on_progress: ProgressCallback | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> DrainReport:
-    """Download and process the AOI's due work until nothing more can happen."""
+    """Download and process the AOI's due work until nothing more can happen (or the process stops)."""
     recover(workflow, settings, aoi)
     if runner is not None:
-        return drain(workflow, settings, aoi, runner=runner, on_progress=on_progress)
-    threads = ThreadRunner(
-        {
-            "download": lambda: download_batch(workflow, settings, owner_id("download"), aoi=aoi),
-            "processing": lambda: process_batch(workflow, settings, owner_id("process"), index=index, aoi=aoi),
-        },
-        max_workers=2 * settings.pipeline.max_parallel_batches,
-    )
+        return drain(workflow, settings, aoi, runner=runner, on_progress=on_progress, on_notice=on_notice)
+    threads = thread_runner(workflow, index, settings, aoi)
     try:
-        return drain(workflow, settings, aoi, runner=threads, on_progress=on_progress)
+        return drain(workflow, settings, aoi, runner=threads, on_progress=on_progress, on_notice=on_notice)
     finally:
         threads.close()
 
@@ -156,11 +171,12 @@ def ingest(
     seconds.update({f"busy_{k}": v for k, v in drained.seconds.items()})
 
     collection = None
-    if settings.pipeline.publish_stac and (drained.batches or not prepared.nothing_new):
+    publishing = settings.pipeline.publish_stac and not drained.stopped  # stopped: the next run publishes
+    if publishing and (drained.batches or not prepared.nothing_new):
         start = time.monotonic()
         collection = publish(index, payload.name, payload.storage_uri or settings.resolved_storage_uri, settings)
         seconds["publish"] = time.monotonic() - start
-    elif settings.pipeline.publish_stac:
+    elif publishing:
         collection = _existing_collection(payload, settings)
     return IngestReport(payload.name, prepared, workflow.summary(payload.name), drained, collection, seconds)
 

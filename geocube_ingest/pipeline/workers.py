@@ -20,42 +20,15 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from geocube_ingest import storage
+from geocube_ingest import shutdown, storage
 from geocube_ingest.errors import FatalError, GeocubeIngestError, TaskError
 from geocube_ingest.index import Index
 from geocube_ingest.index.base import processing_date_tag
 from geocube_ingest.settings import Settings
 from geocube_ingest.workflow import Lease, Outcome, Workflow
+from geocube_ingest.workflow.owners import Owner, dead_local_owners, is_mine, pid_alive, process_prefix
 
 log = logging.getLogger(__name__)
-
-
-def owner_id(role: str) -> str:
-    """`host:pid:role`: unique per worker, and tells which leases a dead local process left."""
-    return f"{socket.gethostname()}:{os.getpid()}:{role}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def dead_local_owners(owners: set[str]) -> list[str]:
-    """Owners that ran on this machine in a process that no longer exists (killed, crashed)."""
-    host = socket.gethostname()
-    dead = []
-    for owner in owners:
-        parts = owner.split(":")
-        if len(parts) >= 3 and parts[0] == host and parts[1].isdigit():
-            pid = int(parts[1])
-            if pid != os.getpid() and not _pid_alive(pid):
-                dead.append(owner)
-    return sorted(dead)
 
 
 def recover(workflow: Workflow, settings: Settings, aoi: str | None = None) -> int:
@@ -67,13 +40,26 @@ def recover(workflow: Workflow, settings: Settings, aoi: str | None = None) -> i
     released = workflow.release_leases(dead) if dead else 0
     if released:
         log.info("released %d leases of dead workers %s", released, ", ".join(dead))
+    for prefix in {Owner.parse(owner).prefix for owner in dead}:
+        workflow.slots.release_owned(prefix)
     root = settings.resolved_work_dir / "processing"
     if root.is_dir():
         for folder in root.iterdir():
             host, _, pid = folder.name.rpartition("-")  # host names may hold dashes
             mine = host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid()
-            if mine and not _pid_alive(int(pid)):
+            if mine and not pid_alive(int(pid)):
                 shutil.rmtree(folder, ignore_errors=True)
+    return released
+
+
+def give_back_mine(workflow: Workflow) -> int:
+    """Give back every lease and provider slot of this process (it stops): their tasks are
+    claimable at once, and a late result of a job still running here is ignored."""
+    mine = [owner for owner in workflow.lease_owners() if is_mine(owner)]
+    released = workflow.release_leases(mine)
+    slots = workflow.slots.release_owned(process_prefix())
+    if released or slots:
+        log.warning("gave back %d leases and %d provider slots of this process", released, slots)
     return released
 
 
@@ -90,7 +76,7 @@ def heartbeat(workflow: Workflow, leases: Sequence[Lease], seconds: float) -> It
                 log.warning("heartbeat failed: %s", exc)
                 continue
             lost = [lease.id for lease, kept in zip(leases, alive, strict=True) if kept is None]
-            if lost:
+            if lost and not shutdown.requested():
                 log.warning("leases lost (re-dispatched by an operator?): %s %s", leases[0].kind, lost)
 
     thread = threading.Thread(target=beat, name="lease-heartbeat", daemon=True)
@@ -108,9 +94,19 @@ class BatchResult:
     claimed: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     messages: list[str] = field(default_factory=list)
+    # Worth saying, not problems: leases taken over from workers whose lease had expired.
+    notes: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return self.claimed > 0
+
+
+def _takeover_note(lease: Lease) -> str:
+    holder = Owner.parse(lease.taken_over_from or "")
+    return (
+        f"{lease.kind} {lease.id} ({lease.source_id}): taken over from {lease.taken_over_from} "
+        f"({holder.where()}), whose lease had expired"
+    )
 
 
 def _run_batch(
@@ -120,16 +116,39 @@ def _run_batch(
     concurrency: int,
     lease_seconds: float,
 ) -> BatchResult:
+    """Run `job` on each lease (threads), report the outcomes together.
+
+    Once the process is asked to stop, jobs not started yet are skipped and jobs that stop
+    half way (`Stopped`) report nothing: their tasks are given back at once.
+    """
     result = BatchResult(leases[0].kind if leases else "", claimed=len(leases))
     if not leases:
         return result
+    result.notes = [_takeover_note(lease) for lease in leases if lease.taken_over_from]
+    for note in result.notes:
+        log.info(note)
+    stop = shutdown.event()
+
+    def run(lease: Lease) -> Outcome | None:
+        if stop.is_set():
+            return None
+        try:
+            return job(lease)
+        except shutdown.Stopped:
+            return None
+
     with heartbeat(workflow, leases, lease_seconds), ThreadPoolExecutor(min(concurrency, len(leases))) as pool:
-        outcomes = list(pool.map(job, leases))
-    accepted = workflow.report_many(list(zip(leases, outcomes, strict=True)))
-    for lease, outcome, ok in zip(leases, outcomes, accepted, strict=True):
+        outcomes = list(pool.map(run, leases))
+    finished = [(lease, outcome) for lease, outcome in zip(leases, outcomes, strict=True) if outcome is not None]
+    stopped = [lease for lease, outcome in zip(leases, outcomes, strict=True) if outcome is None]
+    accepted = workflow.report_many(finished)
+    for (lease, outcome), ok in zip(finished, accepted, strict=True):
         result.outcomes[outcome.kind if ok else "IGNORED"] += 1
         if outcome.kind != "DONE" and ok:
             result.messages.append(f"{lease.kind} {lease.source_id}: {outcome.kind}: {outcome.message}")
+    if stopped:
+        workflow.give_back(stopped)
+        result.outcomes["STOPPED"] += len(stopped)
     return result
 
 

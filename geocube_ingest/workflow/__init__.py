@@ -3,9 +3,11 @@
 from geocube_ingest.workflow.models import (
     AOIInfo,
     AOISummary,
+    Delay,
     Event,
     IngestResult,
     Lease,
+    LeaseHolder,
     NewScene,
     NewTile,
     Outcome,
@@ -21,9 +23,11 @@ from geocube_ingest.workflow.service import Workflow
 __all__ = [
     "AOIInfo",
     "AOISummary",
+    "Delay",
     "Event",
     "IngestResult",
     "Lease",
+    "LeaseHolder",
     "NewScene",
     "NewTile",
     "Outcome",

@@ -17,7 +17,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from geocube_ingest.status import Status
-from geocube_ingest.workflow.models import Kind, Lease, WorkStatus
+from geocube_ingest.workflow.models import Delay, Kind, Lease, LeaseHolder, WorkStatus
 from geocube_ingest.workflow.tables import SceneRow, TileRow
 
 
@@ -60,19 +60,26 @@ def claim(
 ) -> list[Lease]:
     table = SceneRow if kind == "scene" else TileRow
     expires = now + timedelta(seconds=lease_seconds)
-    query = _claimable(kind, now, aoi)
+    query = _claimable(kind, now, aoi).add_columns(table.lease_owner)
     if ids is not None:
         query = query.where(table.id.in_(list(ids)))
-    candidates = query.limit(limit).with_for_update(skip_locked=True, of=table).scalar_subquery()
+    # Rows are locked (or skipped when another claim has them) until the update below.
+    candidates = session.execute(query.limit(limit).with_for_update(skip_locked=True, of=table)).all()
+    if not candidates:
+        return []
+    expired_owner = {row.id: row.lease_owner for row in candidates}
     rows = session.execute(
         update(table)
-        .where(table.id.in_(candidates))
+        .where(table.id.in_(list(expired_owner)))
         .values(lease_owner=owner, lease_expires_at=expires, attempt=table.attempt + 1)
         .returning(table.id, table.attempt, table.aoi_id, table.source_id)
         .execution_options(synchronize_session=False)
     ).all()
     return sorted(
-        (Lease(kind, row.id, row.attempt, owner, expires, row.aoi_id, row.source_id) for row in rows),
+        (
+            Lease(kind, row.id, row.attempt, owner, expires, row.aoi_id, row.source_id, expired_owner.get(row.id))
+            for row in rows
+        ),
         key=lambda lease: lease.id,
     )
 
@@ -97,8 +104,9 @@ def heartbeat(session: Session, lease: Lease, lease_seconds: float, now: datetim
     return Lease(lease.kind, lease.id, lease.token, lease.owner, expires, lease.aoi, lease.source_id)
 
 
-def give_back(session: Session, lease: Lease, not_before: datetime, **values: Any) -> bool:
-    """A temporary failure: release the task, claimable again from `not_before` (`values`: more columns)."""
+def give_back(session: Session, lease: Lease, not_before: datetime | None, **values: Any) -> bool:
+    """Release the task: claimable again from `not_before` (a temporary failure), or now;
+    `values`: more columns."""
     table = SceneRow if lease.kind == "scene" else TileRow
     result = session.execute(
         update(table)
@@ -109,36 +117,50 @@ def give_back(session: Session, lease: Lease, not_before: datetime, **values: An
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def _count(session: Session, query: Select[Any]) -> int:
-    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+def _count(session: Session, query: Select[Any], at_most: int | None = None) -> int:
+    return int(session.scalar(select(func.count()).select_from(query.limit(at_most).subquery())) or 0)
 
 
-def work_status(session: Session, aoi: str | None, now: datetime) -> WorkStatus:
-    """Counts for one AOI, or for every AOI when `aoi` is None."""
-    leased = delayed = future_tiles = 0
-    due: list[datetime] = []
-    for table in (SceneRow, TileRow):
-        query = select(table.lease_owner, table.lease_expires_at).where(
-            table.status == Status.PENDING.value, table.lease_expires_at > now
+def work_status(session: Session, aoi: str | None, now: datetime, at_most: int | None = None) -> WorkStatus:
+    """Counts for one AOI, or for every AOI when `aoi` is None.
+
+    `at_most` caps the counts of claimable tasks (and leaves `waiting` uncounted): a loop that
+    only decides how many batches to start needs no more, and a count that stops early stays
+    fast whatever the planner thinks of the tables (after a wave of status changes PostgreSQL's
+    statistics lag, and a full count of ready tiles can take seconds at 100,000 tiles).
+    """
+    holders: list[LeaseHolder] = []
+    delays: list[Delay] = []
+    future_tiles = 0
+    kinds: tuple[tuple[Kind, type[SceneRow] | type[TileRow]], ...] = (("scene", SceneRow), ("tile", TileRow))
+    for kind, table in kinds:
+        query = (
+            select(table.lease_owner, func.count(), func.min(table.lease_expires_at))
+            .where(table.status == Status.PENDING.value, table.lease_expires_at > now)
+            .group_by(table.lease_owner)
         )
-        future = session.execute(query if aoi is None else query.where(table.aoi_id == aoi)).all()
-        future_tiles += len(future) if table is TileRow else 0
-        for owner, expires in future:
-            if owner is None and expires is not None:  # given back after a temporary error
-                delayed += 1
-                due.append(expires)
+        for owner, count, first in session.execute(query if aoi is None else query.where(table.aoi_id == aoi)):
+            assert first is not None  # rows are filtered on an expiry in the future
+            if owner is None:  # given back after a temporary error
+                delays.append(Delay(kind, count, first))
             else:
-                leased += 1
-    claimable_tiles = _count(session, _claimable("tile", now, aoi))
-    pending = select(TileRow.id).where(TileRow.status == Status.PENDING.value)
-    pending_tiles = _count(session, pending if aoi is None else pending.where(TileRow.aoi_id == aoi))
+                holders.append(LeaseHolder(kind, owner, count, first))
+            future_tiles += count if table is TileRow else 0
+    claimable_tiles = _count(session, _claimable("tile", now, aoi), at_most)
+    waiting = None
+    if at_most is None:
+        pending = select(TileRow.id).where(TileRow.status == Status.PENDING.value)
+        pending_tiles = _count(session, pending if aoi is None else pending.where(TileRow.aoi_id == aoi))
+        waiting = max(pending_tiles - claimable_tiles - future_tiles, 0)
     return WorkStatus(
-        claimable_scenes=_count(session, _claimable("scene", now, aoi)),
+        claimable_scenes=_count(session, _claimable("scene", now, aoi), at_most),
         claimable_tiles=claimable_tiles,
-        leased=leased,
-        delayed=delayed,
-        next_due=min(due) if due else None,
-        waiting=max(pending_tiles - claimable_tiles - future_tiles, 0),
+        leased=sum(h.tasks for h in holders),
+        delayed=sum(d.tasks for d in delays),
+        next_due=min((d.due for d in delays), default=None),
+        waiting=waiting,
+        holders=tuple(holders),
+        delays=tuple(delays),
     )
 
 

@@ -140,6 +140,8 @@ class Lease:
     expires_at: datetime
     aoi: str
     source_id: str
+    # The owner of the lease this claim replaced because it had expired (a dead or stuck worker).
+    taken_over_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +240,25 @@ class DeleteResult:
 
 
 @dataclass(frozen=True, slots=True)
+class LeaseHolder:
+    """A worker holding unexpired leases: who, on what, and until when at the earliest."""
+
+    kind: Kind
+    owner: str
+    tasks: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Delay:
+    """Tasks given back after a temporary error, claimable again from `due`."""
+
+    kind: Kind
+    tasks: int
+    due: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class WorkStatus:
     """What is left to do in an AOI, as a worker loop sees it."""
 
@@ -248,8 +269,12 @@ class WorkStatus:
     # PENDING tasks given back after a temporary error, claimable from `next_due`.
     delayed: int
     next_due: datetime | None
-    # PENDING tasks that cannot run yet (their scene or previous tile is not DONE).
-    waiting: int
+    # PENDING tasks that cannot run yet (their scene or previous tile is not DONE); None when
+    # the claimable counts were capped (`Workflow.work_status(at_most=...)`).
+    waiting: int | None
+    # Who holds the `leased` tasks, and the `delayed` ones per kind: why work waits.
+    holders: tuple[LeaseHolder, ...] = ()
+    delays: tuple[Delay, ...] = ()
 
     @property
     def active(self) -> bool:

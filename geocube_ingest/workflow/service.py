@@ -46,6 +46,7 @@ from geocube_ingest.workflow.models import (
     Tile,
     WorkStatus,
 )
+from geocube_ingest.workflow.slots import ProviderSlots
 from geocube_ingest.workflow.tables import AOIRow, EventRow, SceneRow, TileRow
 from geocube_ingest.workflow.transitions import Changes, Ref
 
@@ -502,12 +503,15 @@ class Workflow:
                 ids,
             )
 
-    def work_status(self, aoi: str | None = None) -> WorkStatus:
-        """What is left to do without an operator, in one AOI or all (for worker loops and progress)."""
+    def work_status(self, aoi: str | None = None, *, at_most: int | None = None) -> WorkStatus:
+        """What is left to do without an operator, in one AOI or all (for worker loops and progress).
+
+        `at_most` caps the claimable counts: enough to decide how many batches to start, and fast.
+        """
         with self._read() as session:
             if aoi is not None:
                 queries.require_aoi(session, aoi)
-            return leases.work_status(session, aoi, database.utcnow())
+            return leases.work_status(session, aoi, database.utcnow(), at_most)
 
     def lease_owners(self, aoi: str | None = None) -> set[str]:
         with self._read() as session:
@@ -519,6 +523,18 @@ class Workflow:
             return 0
         with database.transaction(self._sessions) as session:
             return leases.release(session, owners)
+
+    def give_back(self, held: Sequence[Lease]) -> int:
+        """Hand out again at once tasks we claimed but will not run (the process is stopping)."""
+        if not held:
+            return 0
+        with database.transaction(self._sessions) as session:
+            return sum(leases.give_back(session, lease, None) for lease in held)
+
+    @property
+    def slots(self) -> ProviderSlots:
+        """Download provider slots shared by every process using this database."""
+        return ProviderSlots(self._sessions, self.settings.workflow.lease_seconds)
 
     def heartbeat(self, held: Sequence[Lease], lease_seconds: float | None = None) -> list[Lease | None]:
         """Extend leases; a None in the answer means that task is no longer ours: stop working on it."""

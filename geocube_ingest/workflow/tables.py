@@ -116,3 +116,24 @@ class EventRow(WorkflowBase):
     to_status: Mapped[str] = mapped_column(String(16), nullable=False)
     message: Mapped[str] = mapped_column(Text, nullable=False, default="")
     actor: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+
+
+class ProviderSlotRow(WorkflowBase):
+    """A download provider's slot, held or waited for by one download (a semaphore shared by every machine).
+
+    Rows expire unless their owner renews them, so a dead worker's slot or place in the queue
+    comes back; waiters are served in `id` order.
+    """
+
+    __tablename__ = "provider_slot"
+    __table_args__ = (Index("ix_provider_slot_provider_state_id", "provider", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(255), nullable=False)
+    owner: Mapped[str] = mapped_column(String(255), nullable=False)
+    state: Mapped[str] = mapped_column(String(8), nullable=False)  # waiting, held
+    capacity: Mapped[int] = mapped_column(Integer, nullable=False)
+    since: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    aoi_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    purpose: Mapped[str] = mapped_column(Text, nullable=False, default="")

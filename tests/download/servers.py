@@ -235,12 +235,12 @@ def stream_body(handler: Handler, resource: Resource, body: bytes, *, drop: bool
     sent = 0
     try:
         while sent < limit:
+            if resource.delay and sent:  # between chunks: a response ends with its last byte
+                time.sleep(resource.delay)
             piece = part[sent : min(sent + resource.chunk, limit)]
             handler.wfile.write(piece)
             handler.wfile.flush()
             sent += len(piece)
-            if resource.delay:
-                time.sleep(resource.delay)
     except (BrokenPipeError, ConnectionResetError):
         handler.close_connection = True
         return

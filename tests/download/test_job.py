@@ -253,7 +253,7 @@ def test_per_provider_concurrency_limit(
     assert len(file_server.paths()) == 3
 
 
-def test_provider_slot_counts_per_name() -> None:
+def test_provider_slot_counts_per_name(wf: Workflow) -> None:
     inside = 0
     peak = 0
     lock = threading.Lock()
@@ -262,11 +262,11 @@ def test_provider_slot_counts_per_name() -> None:
     def work() -> None:
         nonlocal inside, peak
         gate.wait()
-        with provider_slot("limited-test", 2):
+        with provider_slot(wf, "limited-test", 2):
             with lock:
                 inside += 1
                 peak = max(peak, inside)
-            threading.Event().wait(0.05)
+            threading.Event().wait(0.3)
             with lock:
                 inside -= 1
 
@@ -276,3 +276,4 @@ def test_provider_slot_counts_per_name() -> None:
     for thread in threads:
         thread.join()
     assert peak == 2
+    assert wf.slots.usage() == []  # every slot given back

@@ -103,3 +103,28 @@ def test_outcome_from_error() -> None:
     assert Outcome.from_error(RetriableError("x"), is_retriable=False).kind == "FAILED"
     assert Outcome.from_error(FatalError("x"), is_retriable=True).kind == "FAILED"
     assert Outcome.from_error(ValueError("boom"), is_retriable=True) == Outcome.retry("boom")
+
+
+def test_work_status_says_who_holds_what_until_when(workflow: Workflow) -> None:
+    workflow.ingest("A", series(4, linked=False))
+    held = workflow.claim("scene", "far-host:12:download", limit=2, lease_seconds=30)
+    [given_back] = workflow.claim("scene", "w", limit=1)
+    workflow.report(given_back, Outcome.temporary("HTTP 503", delay=40))
+    status = workflow.work_status("A")
+    [holder] = status.holders
+    assert (holder.kind, holder.owner, holder.tasks) == ("scene", "far-host:12:download", 2)
+    assert holder.expires_at == min(lease.expires_at for lease in held)
+    [delay] = status.delays
+    assert (delay.kind, delay.tasks) == ("scene", 1) and delay.due == status.next_due
+    assert (status.leased, status.delayed, status.claimable_scenes) == (2, 1, 1)
+
+
+def test_a_claim_says_whose_expired_lease_it_takes_over(workflow: Workflow) -> None:
+    workflow.ingest("A", series(2, linked=False))
+    [dead] = workflow.claim("scene", "other-host:4242:download", limit=1, lease_seconds=0.2)
+    time.sleep(0.3)
+    leases = workflow.claim("scene", "here:1:download", limit=2)
+    assert {lease.id: lease.taken_over_from for lease in leases} == {
+        dead.id: "other-host:4242:download",
+        dead.id + 1: None,
+    }
