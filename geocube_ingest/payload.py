@@ -5,17 +5,18 @@ Accepted shapes, as people write them:
 - a FeatureCollection (its polygons are merged into one MultiPolygon);
 - a bare geometry with the extra keys beside `type`/`coordinates`;
 - any of them with `wkt` instead of a geometry.
-Unknown keys are rejected, and every problem names its field.
+Unknown keys are rejected, and every problem names its field. Everything is bounded (names,
+counts, vertices, dates, retries): a payload is input, and what it holds ends in databases,
+paths and catalogue queries.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import shapely
 from pydantic import (
@@ -23,15 +24,62 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from geocube_ingest.errors import PayloadError
+from geocube_ingest import json_input
+from geocube_ingest.errors import FieldError, PayloadError
 
 NAME_PATTERN = r"^[a-zA-Z0-9\-:_]+$"
+# Bounds of input (the API path takes AOI names of 255 characters; graph names become file names).
+MAX_AOI_NAME = 255
+MAX_GRAPH_NAME_BYTES = 255
+MAX_RETRY_COUNT = 1000
+MAX_MAP_ENTRIES = 100  # graph_config, record_tags, layers, scene_type.parameters
+MAX_KEY = 255
+MAX_VALUE = 4096
+MAX_URLS = 20
+MAX_URL = 2048
+MAX_VERTICES = 100_000
+MAX_PAGE = 1_000_000
+MAX_LIMIT = 100_000
+# What the JSON schema says of `geometry` (a Polygon or MultiPolygon in longitude/latitude; any
+# GeoJSON geometry of areas, or WKT in `wkt`, is read as well).
+_POSITION = {
+    "type": "array",
+    "items": {"type": "number", "minimum": -180, "maximum": 180},
+    "minItems": 2,
+    "maxItems": 3,
+}
+_RING = {"type": "array", "items": _POSITION, "minItems": 4}
+AREA_SCHEMA: dict[str, Any] = {
+    "description": "The AOI: a GeoJSON Polygon or MultiPolygon in EPSG:4326 (longitude, latitude).",
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["type", "coordinates"],
+            "properties": {
+                "type": {"const": "Polygon"},
+                "coordinates": {"type": "array", "items": _RING, "minItems": 1},
+            },
+        },
+        {
+            "type": "object",
+            "required": ["type", "coordinates"],
+            "properties": {
+                "type": {"const": "MultiPolygon"},
+                "coordinates": {"type": "array", "items": {"type": "array", "items": _RING, "minItems": 1}},
+            },
+        },
+    ],
+}
+# Acquisitions and catalogues live between these; outside them date arithmetic overflows.
+EARLIEST = datetime(1950, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 CLOUD_RANGE = re.compile(r"^\s*\[\s*(\d+(?:\.\d+)?)\s+TO\s+(\d+(?:\.\d+)?)\s*\]\s*$", re.IGNORECASE)
 GEOJSON_GEOMETRY_TYPES = {
     "Point",
@@ -91,8 +139,22 @@ def _stringify(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (str, int, float)):
-        return str(value)
+        text = str(value)
+        if len(text) > MAX_VALUE:
+            raise ValueError(f"values have at most {MAX_VALUE} characters")
+        return text
     raise ValueError(f"expected a string, got {type(value).__name__}")
+
+
+def _bounded_map(value: Any) -> dict[Any, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("expected an object")
+    if len(value) > MAX_MAP_ENTRIES:
+        raise ValueError(f"at most {MAX_MAP_ENTRIES} entries")
+    for key in value:
+        if not isinstance(key, str) or not key or len(key) > MAX_KEY:
+            raise ValueError(f"keys have 1 to {MAX_KEY} characters")
+    return value
 
 
 class SceneType(BaseModel):
@@ -113,6 +175,7 @@ class SceneType(BaseModel):
             return {}
         if not isinstance(value, dict):
             raise ValueError("expected an object of filter name to value")
+        _bounded_map(value)
         out: dict[str, str] = {}
         for key, raw in value.items():
             name = str(key).strip().lower()
@@ -151,9 +214,9 @@ class LayerRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    variable: str | None = None
-    instance: str | None = None
-    instance_id: str | None = None
+    variable: str | None = Field(None, max_length=MAX_KEY)
+    instance: str | None = Field(None, max_length=MAX_KEY)
+    instance_id: str | None = Field(None, max_length=MAX_KEY)
 
     @model_validator(mode="after")
     def _one_form(self) -> LayerRef:
@@ -175,11 +238,18 @@ def _parse_time(value: Any) -> datetime:
         try:
             parsed = datetime.fromisoformat(text.replace("z", "Z"))
         except ValueError:
-            raise ValueError(f"{value!r} is not an RFC 3339 date-time (e.g. 2022-01-01T00:00:00Z)") from None
+            shown = text if len(text) <= 40 else text[:40] + "..."
+            raise ValueError(f"{shown!r} is not an RFC 3339 date-time (e.g. 2022-01-01T00:00:00Z)") from None
     else:
         raise ValueError("expected an RFC 3339 date-time string")
     # Times without an offset are taken as UTC, the convention of every catalogue.
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:
+        parsed = datetime.min.replace(tzinfo=UTC)
+    if not EARLIEST <= parsed <= LATEST:
+        raise ValueError(f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+    return parsed
 
 
 class Payload(BaseModel):
@@ -187,22 +257,36 @@ class Payload(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=NAME_PATTERN)
-    geometry: dict[str, Any]
+    name: str = Field(pattern=NAME_PATTERN, max_length=MAX_AOI_NAME)
+    geometry: Annotated[dict[str, Any], WithJsonSchema(AREA_SCHEMA)]
     start_time: datetime
     end_time: datetime
     scene_type: SceneType
     scene_graph_name: str = Field(min_length=1)
     tile_graph_name: str = Field(min_length=1)
     graph_config: dict[str, str] = Field(default_factory=dict)
-    layers: dict[str, LayerRef] = Field(default_factory=dict)
+    layers: dict[str, LayerRef] = Field(default_factory=dict, max_length=MAX_MAP_ENTRIES)
     record_tags: dict[str, str] = Field(default_factory=dict)
-    annotations_urls: list[str] = Field(default_factory=list)
+    annotations_urls: list[str] = Field(default_factory=list, max_length=MAX_URLS)
     is_retriable: bool = False
-    retry_count: int = Field(0, ge=0)
-    storage_uri: str | None = None
-    page: int | None = Field(None, ge=0)
-    limit: int | None = Field(None, ge=1)
+    retry_count: int = Field(0, ge=0, le=MAX_RETRY_COUNT)
+    storage_uri: str | None = Field(None, max_length=MAX_URL)
+    page: int | None = Field(None, ge=0, le=MAX_PAGE)
+    limit: int | None = Field(None, ge=1, le=MAX_LIMIT)
+
+    @field_validator("scene_graph_name", "tile_graph_name")
+    @classmethod
+    def _graph_name(cls, value: str) -> str:
+        if len(value.encode("utf-8")) > MAX_GRAPH_NAME_BYTES:
+            raise ValueError(f"graph names have at most {MAX_GRAPH_NAME_BYTES} bytes")
+        return value
+
+    @field_validator("annotations_urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        if any(not url or len(url) > MAX_URL for url in value):
+            raise ValueError(f"URLs have 1 to {MAX_URL} characters")
+        return value
 
     @field_validator("start_time", "end_time", mode="before")
     @classmethod
@@ -216,7 +300,7 @@ class Payload(BaseModel):
             return {}
         if not isinstance(value, dict):
             raise ValueError("expected an object of string values")
-        return {str(k): _stringify(v) for k, v in value.items()}
+        return {k: _stringify(v) for k, v in _bounded_map(value).items()}
 
     @field_validator("geometry", mode="before")
     @classmethod
@@ -256,10 +340,18 @@ class Payload(BaseModel):
         body = self.model_dump(mode="json", exclude_none=True)
         return {"type": "Feature", **body}
 
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _layer_names(cls, value: Any) -> Any:
+        return _bounded_map(value) if value is not None else value
+
     @classmethod
     def parse(cls, source: Any) -> Payload:
         """Build a payload from a dict, JSON text/bytes or a file path; PayloadError names every problem."""
-        document = _load(source)
+        try:
+            document = _load(source)
+        except FieldError as exc:
+            raise PayloadError(exc.problems) from None
         fields = _flatten(document)
         try:
             return cls.model_validate(fields)
@@ -275,13 +367,10 @@ def _load(source: Any) -> dict[str, Any]:
             source = source.read_text()
         except OSError as exc:
             raise PayloadError([("", f"cannot read {source}: {exc.strerror}")]) from None
-    if isinstance(source, (bytes, bytearray)):
-        source = source.decode("utf-8", errors="replace")
-    if isinstance(source, str):
-        try:
-            source = json.loads(source)
-        except json.JSONDecodeError as exc:
-            raise PayloadError([("", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]) from None
+    if isinstance(source, (str, bytes, bytearray)):
+        source = json_input.loads(source, "payload")
+    else:
+        json_input.check(source, "payload")
     if not isinstance(source, dict):
         raise PayloadError([("", "expected a JSON object (a GeoJSON Feature, FeatureCollection or geometry)")])
     return source
@@ -290,10 +379,14 @@ def _load(source: Any) -> dict[str, Any]:
 def _flatten(document: dict[str, Any]) -> dict[str, Any]:
     """Collect the payload fields from wherever this GeoJSON shape keeps them."""
     kind = document.get("type")
+    if kind is not None and not isinstance(kind, str):
+        raise PayloadError([("type", "expected a string (Feature, FeatureCollection or a geometry type)")])
     fields = {k: v for k, v in document.items() if k not in GEOJSON_MEMBERS}
     problems: list[tuple[str, str]] = []
 
     properties = document.get("properties")
+    if properties is not None and not isinstance(properties, dict):
+        problems.append(("properties", "expected an object or null"))
     if isinstance(properties, dict):
         for key, value in properties.items():
             if key in fields and fields[key] != value:
@@ -332,14 +425,18 @@ def _area_geometry(value: Any) -> MultiPolygon:
         raise ValueError("missing (give a GeoJSON geometry, or WKT in 'wkt')")
     geometry: BaseGeometry
     if isinstance(value, dict) and set(value) == {"wkt"}:
+        if not isinstance(value["wkt"], str) or len(value["wkt"]) > MAX_VERTICES * 50:
+            raise ValueError("wkt: expected a WKT string")
         try:
-            geometry = shapely.from_wkt(str(value["wkt"]))
+            geometry = shapely.from_wkt(value["wkt"])
         except shapely.errors.ShapelyError as exc:
             raise ValueError(f"invalid WKT: {exc}") from None
     elif isinstance(value, dict):
+        if _vertices(value) > MAX_VERTICES:
+            raise ValueError(f"at most {MAX_VERTICES} vertices")
         try:
             geometry = shape(value)
-        except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.ShapelyError) as exc:
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, shapely.errors.ShapelyError) as exc:
             raise ValueError(f"invalid GeoJSON geometry: {exc}") from None
     else:
         raise ValueError("expected a GeoJSON geometry object")
@@ -353,6 +450,8 @@ def _area_geometry(value: Any) -> MultiPolygon:
             polygons.append(item)
     if not polygons:
         raise ValueError("the geometry is empty")
+    if sum(shapely.get_num_coordinates(p) for p in polygons) > MAX_VERTICES:
+        raise ValueError(f"at most {MAX_VERTICES} vertices")
     merged = MultiPolygon(polygons)
     if not merged.is_valid:
         reason = shapely.is_valid_reason(merged)
@@ -370,6 +469,22 @@ def _area_geometry(value: Any) -> MultiPolygon:
     if merged.area == 0:
         raise ValueError("the geometry has no area")
     return merged
+
+
+def _vertices(value: Any) -> int:
+    """Positions in a GeoJSON geometry (any shape), counted without recursion before shapely sees it."""
+    count = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.get(k) for k in ("coordinates", "geometries") if k in item)
+        elif isinstance(item, list):
+            if item and all(isinstance(v, int | float) and not isinstance(v, bool) for v in item):
+                count += 1
+            else:
+                stack.extend(item)
+    return count
 
 
 def _problems(exc: ValidationError) -> list[tuple[str, str]]:

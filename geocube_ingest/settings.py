@@ -401,6 +401,47 @@ class PipelineSettings(BaseModel):
     publish_stac: bool = Field(default=True, description="Publish the AOI's STAC collection when a run ends.")
 
 
+class SecuritySettings(BaseModel):
+    """What input (payloads, scenes/tiles files, API bodies) may reach: the operator's lists (docs/security.md)."""
+
+    url_schemes: list[str] = Field(
+        default_factory=lambda: ["http", "https", "s3", "gs"],
+        description="Schemes of the links in input that are followed (download links, STAC asset hrefs, "
+        "annotation URLs); `file` links and local paths are governed by `file_roots`.",
+    )
+    file_roots: list[str] = Field(
+        default_factory=list,
+        description="Local folders below which `file://` links and paths given in input may be read "
+        "(symbolic links are resolved first); none by default.",
+    )
+    storage_roots: list[str] = Field(
+        default_factory=list,
+        description="Storage roots (local paths, s3://, gs://...) a `storage_uri` in input may lie under, "
+        "besides `storage_uri` itself.",
+    )
+    max_annotation_bytes: int = Field(
+        default=50 * 1024**2, ge=1024, description="Largest Sentinel-1 annotation (or manifest) file read."
+    )
+    max_compression_ratio: float = Field(
+        default=100.0,
+        ge=1,
+        description="Largest ratio of unpacked to packed bytes of an archive member (archive bombs).",
+    )
+    allow_anonymous: bool = Field(
+        default=False,
+        description="Let `serve` listen on a non-loopback address without `api.token` (anyone may then call "
+        "every route).",
+    )
+
+    @field_validator("url_schemes")
+    @classmethod
+    def _schemes(cls, value: list[str]) -> list[str]:
+        schemes = [s.strip().lower().removesuffix("://") for s in value]
+        if "file" in schemes or "local" in schemes:
+            raise ValueError("list local folders in security.file_roots instead of the `file` scheme")
+        return schemes
+
+
 class PrefectSettings(BaseModel):
     ingest_deployment: str | None = Field(
         default=None, description="When set, /catalog/aoi starts this deployment instead of ingesting in-process."
@@ -435,6 +476,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     prefect: PrefectSettings = Field(default_factory=PrefectSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @classmethod
     def settings_customise_sources(

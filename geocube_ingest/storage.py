@@ -35,7 +35,8 @@ import fsspec
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
-from geocube_ingest.errors import InvalidInput, NotFound
+from geocube_ingest.access import NotAllowed, check_storage_uri, protocol_of
+from geocube_ingest.errors import FatalError, InvalidInput, NotFound
 from geocube_ingest.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -49,11 +50,6 @@ _STALE_TEMP_SECONDS = 24 * 3600
 # Members that are already compressed are stored as is in product zips (no CPU spent for nothing).
 _STORED_EXTENSIONS = frozenset({".jp2", ".zip", ".gz", ".png", ".jpg", ".jpeg", ".zst", ".bz2", ".xz"})
 _COPY_CHUNK = 8 * 1024 * 1024
-
-
-def protocol_of(url: str) -> str:
-    """The fsspec protocol of `url` ("file" for plain paths)."""
-    return url.split("://", 1)[0].lower() if "://" in url else "file"
 
 
 def storage_options(url: str, settings: Settings | None = None, timeout: float | None = None) -> dict[str, Any]:
@@ -195,11 +191,19 @@ def tile_output_uri(
 
 
 def resolve_storage_uri(scene_data: dict[str, Any], *, settings: Settings | None = None) -> str:
-    """The scene's storage root: the payload's `storage_uri`, else the configured default."""
+    """The scene's storage root: the payload's `storage_uri`, else the configured default.
+
+    A `storage_uri` outside the allowed storage roots (input that went around the checks at
+    submission, e.g. an old scene) is a FatalError: the job FAILS and nothing is written.
+    """
+    settings = settings or get_settings()
     uri = scene_data.get("storage_uri") if isinstance(scene_data, dict) else None
-    if uri:
-        return str(uri)
-    return (settings or get_settings()).resolved_storage_uri
+    if not uri:
+        return settings.resolved_storage_uri
+    try:
+        return check_storage_uri(str(uri), settings)
+    except NotAllowed as exc:
+        raise FatalError(str(exc)) from None
 
 
 # -- reads ---------------------------------------------------------------------------

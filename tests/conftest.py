@@ -7,6 +7,7 @@ at the end, so several sessions can run side by side.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -26,13 +27,23 @@ KEEP_ENV = {"GEOCUBE_INGEST_TEST_PG"}
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Nothing a test does touches the developer's home or settings."""
+def isolated_home(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Nothing a test does touches the developer's home or settings.
+
+    The tests' operator lets input read and write below the session's temporary folder (and
+    read the recorded fixtures), where the tests put products, catalogues and storage;
+    tests of the trust boundary give their own `security` settings.
+    """
     for key in list(os.environ):
         if key.startswith("GEOCUBE_INGEST_") and key not in KEEP_ENV:
             monkeypatch.delenv(key)
     home = tmp_path / "geocube-home"
     monkeypatch.setenv("GEOCUBE_INGEST_HOME", str(home))
+    scratch = str(tmp_path_factory.getbasetemp())
+    monkeypatch.setenv("GEOCUBE_INGEST_SECURITY__FILE_ROOTS", json.dumps([scratch, str(FIXTURES)]))
+    monkeypatch.setenv("GEOCUBE_INGEST_SECURITY__STORAGE_ROOTS", json.dumps([scratch]))
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()

@@ -2,6 +2,10 @@
 
 Every error body is `{"detail": "<one readable line>"}` (plus `problems` for field errors),
 so clients and the web page show the same message the CLI prints.
+
+Unexpected exceptions are answered 500 by `CatchAll`, a middleware that does not re-raise:
+Starlette's own handler re-raises after answering, and uvicorn then closes the connection,
+which resets the next request a client sends on it (keep-alive).
 """
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
 
+from geocube_ingest.api.middleware import HttpMiddleware, TrackedSend
 from geocube_ingest.errors import FieldError, GeocubeIngestError, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -72,16 +79,32 @@ async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": problems}, status_code=422)
 
 
-async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
-    # The traceback goes to the server log only; clients get one line.
-    log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": "internal server error (see the server log)"}, status_code=500)
+INTERNAL_ERROR = {"detail": "internal server error (see the server log)"}
+
+
+class CatchAll(HttpMiddleware):
+    """Answer 500 for any exception a route lets through, and keep the connection usable.
+
+    The traceback goes to the server log only; clients get one line.
+    """
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        tracked = TrackedSend(send)
+        try:
+            await self.app(scope, receive, tracked)
+        except HTTPException:
+            raise  # an answer meant for an outer middleware (413 of the body limit)
+        except Exception as exc:
+            log.error("internal error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+            if tracked.started:  # half an answer is out: only closing the connection can tell the client
+                raise
+            await JSONResponse(INTERNAL_ERROR, status_code=500)(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(GeocubeIngestError, _geocube_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(Exception, _internal_error)
+    app.add_middleware(CatchAll)
 
 
 INCONSISTENT = "The change would leave the graph of dependencies inconsistent (the detail says why); nothing changed"

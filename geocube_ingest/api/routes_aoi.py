@@ -10,12 +10,14 @@ import shapely
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from geocube_ingest.access import check_scene_data
 from geocube_ingest.api import convert, graph
 from geocube_ingest.api.deps import (
     AOI_PATTERN,
     AoiName,
     AoiOrPattern,
     ListDep,
+    SettingsDep,
     StatusPath,
     WorkflowDep,
     geojson_responses,
@@ -122,11 +124,13 @@ def aoi_summary(aoi: AoiName, wf: WorkflowDep) -> Any:
     response_model=CreatedOut,
     responses=responses(400, 401, 404, 413),
 )
-def create_scene(aoi: AoiName, body: SceneToIngest, wf: WorkflowDep) -> Any:
+def create_scene(aoi: AoiName, body: SceneToIngest, wf: WorkflowDep, settings: SettingsDep) -> Any:
     """The scene becomes PENDING (its download is due) and its tiles NEW. The AOI must exist.
 
     A scene the AOI already has is left as it is (upstream skips it too) and its id answered.
+    Its `storage_uri` and links must be ones the operator allows (400 otherwise).
     """
+    check_scene_data(body.data, settings)
     if not wf.aoi_exists(aoi):
         raise NotFound(f"AOI {aoi!r} not found: create it first with POST /aoi/{aoi}")
     result = wf.ingest(aoi, [convert.new_scene(aoi, body)])

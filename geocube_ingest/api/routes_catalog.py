@@ -21,10 +21,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from geocube_ingest.access import check_payload
 from geocube_ingest.api.deps import GEOJSON, IndexDep, SettingsDep, WorkflowDep
 from geocube_ingest.api.errors import ServiceUnavailable, UpstreamFailed, responses
 from geocube_ingest.api.runs import AoiLocks, InProcessRuns, PrefectRuns, RunInfo, RunRequest
-from geocube_ingest.api.schemas_catalog import FORMS, CatalogAoiOut, CatalogScenesOut, CatalogTilesOut
+from geocube_ingest.api.schemas_catalog import (
+    EXAMPLE_PAYLOAD,
+    FORMS,
+    PAYLOAD_REF,
+    CatalogAoiOut,
+    CatalogScenesOut,
+    CatalogTilesOut,
+)
 from geocube_ingest.api.uploads import CatalogUpload, upload_reader
 from geocube_ingest.catalogue import (
     CatalogueScene,
@@ -66,16 +74,25 @@ class GeoJSONResponse(JSONResponse):
 
 
 def _request_body(kind: str) -> dict[str, Any]:
-    """The two accepted bodies, as `openapi_extra` (the routes read the request themselves)."""
+    """The two accepted bodies, as `openapi_extra` (the routes read the request themselves).
+
+    Each multipart field is a JSON document (`encoding`), as `curl -F "area=@payload.json"` sends it.
+    """
     form, envelope = FORMS[kind]
-    payload_itself = {"type": "object", "description": "The payload document itself (no `area` key)."}
+    json_parts = {name: {"contentType": "application/json"} for name in form.model_fields}
+    example = {"area": EXAMPLE_PAYLOAD}
     return {
         "requestBody": {
             "required": True,
             "content": {
-                "multipart/form-data": {"schema": {"$ref": f"#/components/schemas/{form.__name__}"}},
+                "multipart/form-data": {
+                    "schema": {"$ref": f"#/components/schemas/{form.__name__}"},
+                    "encoding": json_parts,
+                    "example": example,
+                },
                 "application/json": {
-                    "schema": {"anyOf": [{"$ref": f"#/components/schemas/{envelope.__name__}"}, payload_itself]}
+                    "schema": {"anyOf": [{"$ref": f"#/components/schemas/{envelope.__name__}"}, {"$ref": PAYLOAD_REF}]},
+                    "example": example,
                 },
             },
         }
@@ -108,8 +125,9 @@ def _service_errors() -> Iterator[None]:
         raise UpstreamFailed(str(exc)) from None
 
 
-def _payload(upload: CatalogUpload, page: int | None, limit: int | None) -> Payload:
+def _payload(upload: CatalogUpload, page: int | None, limit: int | None, settings: Settings) -> Payload:
     payload = Payload.parse(upload.area)
+    check_payload(payload, settings)
     overrides = {name: value for name, value in (("page", page), ("limit", limit)) if value is not None}
     return payload.model_copy(update=overrides) if overrides else payload
 
@@ -186,7 +204,7 @@ def catalog_scenes(
     Without `page`/`limit` (here or in the payload) every scene is listed. The answer can be
     edited and posted back to `/catalog/tiles` or `/catalog/aoi` as `scenes`.
     """
-    payload = _payload(upload, page, limit)
+    payload = _payload(upload, page, limit, settings)
     admit_graphs(payload, settings=settings, runnable=False)
     found = _search(payload, settings)
     document = scenes_to_geojson(found.scenes, payload)
@@ -209,7 +227,7 @@ def catalog_tiles(
     Tiles already in the AOI take part: new acquisitions chain onto them, and older ones are
     inserted (the existing tiles re-wired are listed in `relinks`).
     """
-    payload = _payload(upload, page, limit)
+    payload = _payload(upload, page, limit, settings)
     found: SceneSearch | None = None
     if upload.scenes is not None:
         scenes = scenes_from_geojson(upload.scenes)
@@ -267,7 +285,7 @@ def catalog_aoi(
     the AOI are left as they are, so posting again is safe and resumes what is left. Follow
     the ingestion at `GET /aoi/{aoi}` (the `Location` header).
     """
-    payload = _payload(upload, page, limit)
+    payload = _payload(upload, page, limit, settings)
     scenes: list[CatalogueScene] | None = None
     tiles: list[CatalogueTile] | None = None
     if upload.tiles is not None:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 
+from geocube_ingest.access import check_scene_data
 from geocube_ingest.api.deps import (
     ListDep,
     MessageQuery,
@@ -102,7 +103,11 @@ def set_scene_data(
     settings: SettingsDep,
     data: Annotated[dict[str, Any], Body(description=SCENE_DATA_DOC)],
 ) -> Any:
-    """E.g. fix a graph name (a graph of the graph folders, checked) or a download link before a retry."""
+    """E.g. fix a graph name (a graph of the graph folders, checked) or a download link before a retry.
+
+    `storage_uri` and the links of `metadata` must be ones the operator allows (400 otherwise).
+    """
     stored = storable_data(data)
     admit_data("scene", stored, settings=settings)
+    check_scene_data(stored, settings)
     return _answer(wf.set_data("scene", scene_id, stored))

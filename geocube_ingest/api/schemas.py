@@ -7,17 +7,20 @@ free JSON object: catalogues and graphs add keys the workflow does not interpret
 
 from __future__ import annotations
 
-import math
+import re
 from datetime import date, datetime
 from typing import Any, Literal
 
 import shapely
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from geocube_ingest import json_input
+from geocube_ingest.payload import MAX_RETRY_COUNT
 from geocube_ingest.status import Status
 
 MAX_NAME = 512
-MAX_RETRY_COUNT = 1000
+# Source ids name folders and files of the storage: one path segment.
+SOURCE_ID_PATTERN = r"^[^/\\\x00]+$"
 
 SCENE_DATA_DOC = (
     "Scene attributes used by the ingester: uuid, date (RFC 3339), tiles {tile: {swath_id, tile_nr}}, "
@@ -27,20 +30,11 @@ TILE_DATA_DOC = "Tile attributes used by the processor: swath_id, tile_nr, graph
 
 
 def check_json_value(value: Any, where: str = "data") -> Any:
-    """Reject what the databases cannot store: NUL characters and non-finite numbers."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError(f"{where}: strings must not contain NUL characters")
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{where}: numbers must be finite (no NaN or Infinity)")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            check_json_value(key, where)
-            check_json_value(item, f"{where}.{key}")
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            check_json_value(item, f"{where}[{i}]")
+    """Reject what the databases cannot store (NUL characters, non-finite or huge numbers) and deep nesting."""
+    found = json_input.problems(value, where=where)
+    if found:
+        path, reason = found[0]
+        raise ValueError(f"{path}: {reason}")
     return value
 
 
@@ -261,7 +255,7 @@ class SceneToIngest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: int | None = Field(default=None, description="Must be absent or 0: the workflow gives the id.")
-    source_id: str = Field(min_length=1, max_length=MAX_NAME)
+    source_id: str = Field(min_length=1, max_length=MAX_NAME, pattern=SOURCE_ID_PATTERN)
     aoi: str | None = Field(default=None, description="When given, must be the AOI of the path.")
     data: dict[str, Any] = Field(default_factory=dict, description=SCENE_DATA_DOC)
     tiles: dict[str, TileToIngest] = Field(min_length=1, description="Tiles by source id.")
@@ -273,12 +267,19 @@ class SceneToIngest(BaseModel):
     def _storable(cls, value: Any) -> Any:
         return check_json_value(value)
 
+    @field_validator("source_id")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value in (".", ".."):
+            raise ValueError("a name, not '.' or '..'")
+        return value
+
     @field_validator("tiles")
     @classmethod
     def _tile_names(cls, value: dict[str, TileToIngest]) -> dict[str, TileToIngest]:
         for name in value:
-            if not name or len(name) > MAX_NAME:
-                raise ValueError(f"tile source ids must have 1 to {MAX_NAME} characters")
+            if len(name) > MAX_NAME or not re.fullmatch(SOURCE_ID_PATTERN, name) or name in (".", ".."):
+                raise ValueError(f"tile source ids are names of 1 to {MAX_NAME} characters without '/' or '\\'")
             check_json_value(name, "tiles")
         return value
 

@@ -9,9 +9,11 @@ what is in them (schemathesis checks that they do).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from geocube_ingest.payload import Payload
 
 PAYLOAD_DOC = (
     "The payload: a GeoJSON Feature (or FeatureCollection, or bare geometry) with `name`, `start_time`, "
@@ -143,27 +145,141 @@ class CatalogAoiOut(BaseModel):
 
 
 # -- bodies ---------------------------------------------------------------------------------------
+#
+# The documents are described in full (multipart parts are JSON: `encoding` says so in the
+# routes), so clients and fuzzers can build them. The readers also accept upstream's older
+# spellings and shapes (see catalogue.geojson, payload), which a schema cannot list.
+
+EXAMPLE_PAYLOAD: dict[str, Any] = {
+    "name": "DenmarkDemoS2",
+    "type": "Feature",
+    "geometry": {
+        "type": "Polygon",
+        "coordinates": [[[9.8, 54.9], [10.1, 54.9], [10.1, 55.1], [9.8, 55.1], [9.8, 54.9]]],
+    },
+    "start_time": "2022-01-01T00:00:00Z",
+    "end_time": "2022-03-01T00:00:00Z",
+    "scene_type": {"constellation": "sentinel2", "parameters": {"producttype": "L2A"}},
+    "scene_graph_name": "CopyProductToStorage",
+    "tile_graph_name": "Pass",
+    "record_tags": {"area": "Denmark"},
+    "is_retriable": True,
+    "retry_count": 1,
+}
+PAYLOAD_REF = "#/components/schemas/PayloadDocument"
+PayloadPart = Annotated[dict[str, Any], WithJsonSchema({"allOf": [{"$ref": PAYLOAD_REF}], "description": PAYLOAD_DOC})]
+ScenesPart = Annotated[
+    dict[str, Any],
+    WithJsonSchema({"allOf": [{"$ref": "#/components/schemas/CatalogScenesFile"}], "description": SCENES_FILE_DOC}),
+]
+TilesPart = Annotated[
+    dict[str, Any],
+    WithJsonSchema({"allOf": [{"$ref": "#/components/schemas/CatalogTilesFile"}], "description": TILES_FILE_DOC}),
+]
+
+
+def payload_document_schemas() -> dict[str, dict[str, Any]]:
+    """`PayloadDocument` (and the schemas it refers to): the payload model as a GeoJSON Feature.
+
+    The model's own schema forbids unknown keys; the document also holds GeoJSON members
+    (`type`, `properties`, `bbox`...), and may give `wkt` instead of `geometry`.
+    """
+    schema = Payload.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions: dict[str, dict[str, Any]] = schema.pop("$defs", {})
+    schema.pop("additionalProperties", None)
+    schema["required"] = [name for name in schema.get("required", []) if name != "geometry"]
+    schema["properties"]["type"] = {"type": "string", "description": "Feature (or FeatureCollection, a geometry)."}
+    schema["properties"]["wkt"] = {"type": "string", "description": "The AOI in WKT, instead of `geometry`."}
+    schema["title"] = "PayloadDocument"
+    schema["examples"] = [EXAMPLE_PAYLOAD]
+    return {"PayloadDocument": schema, **definitions}
+
+
+class SceneFileData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    date: str = Field(description="Acquisition date-time (RFC 3339).", examples=["2022-01-04T10:34:31Z"])
+    graph_name: str | None = Field(default=None, description="The scene graph (default: the payload's).")
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        description="download_link, assets {name: {href}}, annotations: links followed with the schemes and "
+        "folders the operator allows.",
+    )
+    storage_uri: str | None = Field(default=None, description="Under a storage root the operator allows.")
+    is_retriable: bool | None = None
+
+
+class SceneFileProperties(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    source_id: str = Field(min_length=1, max_length=512, pattern=r"^[^/\\]+$", description="Product name.")
+    data: SceneFileData
+    tags: dict[str, Any] | None = None
+    wkt: str | None = Field(default=None, description="Footprint in WKT (or give the feature's geometry).")
+
+
+class SceneFileFeature(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    geometry: dict[str, Any] | None = None
+    properties: SceneFileProperties
+
+
+class CatalogScenesFile(BaseModel):
+    """A scenes file as `/catalog/scenes` answers it (the paging members may stay or go)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["FeatureCollection"]
+    features: list[SceneFileFeature]
+
+
+class TileFileEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    SourceID: str = Field(min_length=1, max_length=512, pattern=r"^[^/\\]+$")
+    SceneID: str | None = Field(default=None, max_length=512, pattern=r"^[^/\\]+$")
+    Date: str | None = None
+    data: dict[str, Any] | None = None
+    wkt: str | None = None
+    previous: CatalogTileRef | None = None
+    reference: CatalogTileRef | None = None
+
+
+class TileFileProperties(SceneFileProperties):
+    tiles: list[TileFileEntry]
+
+
+class TileFileFeature(SceneFileFeature):
+    properties: TileFileProperties
+
+
+class CatalogTilesFile(CatalogScenesFile):
+    """A tiles file as `/catalog/tiles` answers it."""
+
+    features: list[TileFileFeature]  # type: ignore[assignment]
+    relinks: list[TileFileEntry] | None = None
 
 
 class CatalogScenesForm(BaseModel):
     """`curl -F "area=@payload.json" .../catalog/scenes`"""
 
-    area: bytes = Field(description=PAYLOAD_DOC)
+    area: PayloadPart
 
 
 class CatalogTilesForm(BaseModel):
     """`curl -F "area=@payload.json" [-F "scenes=@scenes.json"] .../catalog/tiles`"""
 
-    area: bytes = Field(description=PAYLOAD_DOC)
-    scenes: bytes | None = Field(default=None, description=SCENES_FILE_DOC)
+    area: PayloadPart
+    scenes: ScenesPart | None = None
 
 
 class CatalogAoiForm(BaseModel):
     """`curl -F "area=@payload.json" [-F "scenes=@scenes.json" | -F "tiles=@tiles.json"] .../catalog/aoi`"""
 
-    area: bytes = Field(description=PAYLOAD_DOC)
-    scenes: bytes | None = Field(default=None, description=SCENES_FILE_DOC)
-    tiles: bytes | None = Field(default=None, description=TILES_FILE_DOC)
+    area: PayloadPart
+    scenes: ScenesPart | None = None
+    tiles: TilesPart | None = None
 
 
 class CatalogScenesJson(BaseModel):
@@ -171,15 +287,15 @@ class CatalogScenesJson(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    area: dict[str, Any] = Field(description=PAYLOAD_DOC)
+    area: PayloadPart
 
 
 class CatalogTilesJson(CatalogScenesJson):
-    scenes: dict[str, Any] | None = Field(default=None, description=SCENES_FILE_DOC)
+    scenes: ScenesPart | None = None
 
 
 class CatalogAoiJson(CatalogTilesJson):
-    tiles: dict[str, Any] | None = Field(default=None, description=TILES_FILE_DOC)
+    tiles: TilesPart | None = None
 
 
 FORMS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
@@ -187,4 +303,8 @@ FORMS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "tiles": (CatalogTilesForm, CatalogTilesJson),
     "aoi": (CatalogAoiForm, CatalogAoiJson),
 }
-COMPONENTS: tuple[type[BaseModel], ...] = tuple(model for pair in FORMS.values() for model in pair)
+COMPONENTS: tuple[type[BaseModel], ...] = (
+    *(model for pair in FORMS.values() for model in pair),
+    CatalogScenesFile,
+    CatalogTilesFile,
+)

@@ -22,6 +22,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from geocube_ingest.api.middleware import HttpMiddleware, TrackedSend
+
 BEARER = HTTPBearer(auto_error=False, description="The token configured in settings.api.token.")
 
 
@@ -43,23 +45,20 @@ def require_token(token: SecretStr) -> Any:
     return Depends(check)
 
 
-class BodySizeLimit:
+class BodySizeLimit(HttpMiddleware):
     """Refuse request bodies larger than `max_bytes` with HTTP 413."""
 
     def __init__(self, app: ASGIApp, max_bytes: int):
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
             await self._refuse(send)
             return
         received = 0
-        started = False
+        tracked = TrackedSend(send)
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -71,16 +70,10 @@ class BodySizeLimit:
                     raise HTTPException(status_code=413, detail=self._detail())
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, tracked)
         except HTTPException as exc:
-            if exc.status_code != 413 or started:
+            if exc.status_code != 413 or tracked.started:
                 raise
             await self._refuse(send)
 
@@ -109,7 +102,7 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """Content policies: the pages (`/ui`, `/docs`) load only their own files (no CDN, no inline script),
     plus the operator's basemap tiles when one is set; API answers load nothing."""
 
@@ -122,13 +115,10 @@ class SecurityHeaders:
     PAGES = ("/ui", "/docs")
 
     def __init__(self, app: ASGIApp, image_sources: Sequence[str] = ()):
-        self.app = app
+        super().__init__(app)
         self.page_policy = self.CSP.format(images="".join(f" {source}" for source in image_sources))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         is_page = scope.get("path", "").startswith(self.PAGES)
 
         async def with_headers(message: Message) -> None:

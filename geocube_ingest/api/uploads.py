@@ -11,7 +11,6 @@ by `security.BodySizeLimit`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
+from geocube_ingest import json_input
 from geocube_ingest.api.errors import UnsupportedMediaType
 from geocube_ingest.errors import InvalidInput
 
@@ -75,11 +75,7 @@ async def _from_multipart(request: Request, fields: tuple[str, ...]) -> CatalogU
 
 
 def _from_json(body: bytes, fields: tuple[str, ...]) -> CatalogUpload:
-    try:
-        document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        reason = f"{exc.msg} at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-        raise InvalidInput(f"the JSON body is not valid JSON: {reason}") from None
+    document = json_input.loads(body, "JSON body")
     if isinstance(document, dict) and "area" in document:
         # The envelope {"area": payload, "scenes": ..., "tiles": ...}; a payload never has an `area` key.
         unexpected = sorted(k for k in document if k not in fields)

@@ -6,12 +6,12 @@ Scenes: a FeatureCollection, one feature per scene, properties exactly `aoi`, `d
 `{SourceID, SceneID, Date}` or null) and a MultiPolygon of the scene and its tiles. Tiles
 already in the workflow that a backfill re-wires are listed in the collection's `relinks`.
 Files are meant to be edited by hand and posted back, so reading accepts upstream's older
-spellings (`Tags`, `GeometryWKT`, `Tiles`, `Previous`...) and names every bad field.
+spellings (`Tags`, `GeometryWKT`, `Tiles`, `Previous`...) and names every bad field. They are
+input: names, ids and tag counts are bounded, and source ids must be names (they become paths).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,15 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
+from geocube_ingest import json_input
 from geocube_ingest.catalogue.dates import parse_datetime, rfc3339
 from geocube_ingest.catalogue.models import SCENE_DATA_KEYS, CatalogueScene, CatalogueTile, TileRef
 from geocube_ingest.errors import FieldError
-from geocube_ingest.payload import Payload
+from geocube_ingest.payload import MAX_KEY, MAX_VALUE, Payload
+
+MAX_SOURCE_ID = 512
+MAX_TAGS = 200
+MAX_ID = 2**31 - 1
 
 
 class _Problems:
@@ -147,13 +152,10 @@ def _load(document: Any, what: str) -> dict[str, Any]:
             document = document.read_text()
         except OSError as exc:
             raise FieldError(what, [("", f"cannot read {document}: {exc.strerror}")]) from None
-    if isinstance(document, bytes | bytearray):
-        document = document.decode("utf-8", errors="replace")
-    if isinstance(document, str):
-        try:
-            document = json.loads(document)
-        except json.JSONDecodeError as exc:
-            raise FieldError(what, [("", f"not valid JSON: {exc.msg} at line {exc.lineno}")]) from None
+    if isinstance(document, str | bytes | bytearray):
+        document = json_input.loads(document, what)
+    else:
+        json_input.check(document, what)
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         raise FieldError(what, [("type", "expected a GeoJSON FeatureCollection")])
     if not isinstance(document.get("features"), list):
@@ -174,9 +176,36 @@ def _date(value: Any, field: str, problems: _Problems) -> Any:
         return None
     try:
         return parse_datetime(value)
-    except ValueError:
-        problems.add(field, f"{value!r} is not an RFC 3339 date-time")
+    except (ValueError, OverflowError):
+        shown = repr(value) if len(repr(value)) <= 60 else "the value"
+        problems.add(field, f"{shown} is not an RFC 3339 date-time")
         return None
+
+
+def _id(value: Any, field: str, problems: _Problems) -> int:
+    """An id given in a file (0 when absent): a whole number in the database's range."""
+    if value in (None, "", 0):
+        return 0
+    try:
+        number = int(value) if isinstance(value, int | str) and not isinstance(value, bool) else -1
+    except ValueError:
+        number = -1
+    if not 0 <= number <= MAX_ID:
+        problems.add(field, f"expected an id between 0 and {MAX_ID}")
+        return 0
+    return number
+
+
+def _name(value: Any, field: str, problems: _Problems) -> str | None:
+    """A source id: it names folders and files of the storage, so it is a plain name."""
+    if not isinstance(value, str | int) or isinstance(value, bool) or not str(value):
+        problems.add(field, "required, a non-empty string")
+        return None
+    text = str(value)
+    if len(text) > MAX_SOURCE_ID or any(c in text for c in "/\\") or text in (".", ".."):
+        problems.add(field, f"a name of at most {MAX_SOURCE_ID} characters without '/' or '\\'")
+        return None
+    return text
 
 
 def _wkt(value: Any, field: str, problems: _Problems) -> BaseGeometry | None:
@@ -195,7 +224,14 @@ def _string_map(value: Any, field: str, problems: _Problems) -> dict[str, str]:
     if not isinstance(value, dict):
         problems.add(field, "expected an object")
         return {}
-    return {str(k): "" if v is None else str(v) for k, v in value.items()}
+    if len(value) > MAX_TAGS:
+        problems.add(field, f"at most {MAX_TAGS} entries")
+        return {}
+    out = {str(k): "" if v is None else str(v) for k, v in value.items()}
+    if any(len(k) > MAX_KEY or len(v) > MAX_VALUE for k, v in out.items()):
+        problems.add(field, f"keys have at most {MAX_KEY} characters, values {MAX_VALUE}")
+        return {}
+    return out
 
 
 def _scene(feature: Any, where: str, problems: _Problems) -> CatalogueScene | None:
@@ -204,9 +240,7 @@ def _scene(feature: Any, where: str, problems: _Problems) -> CatalogueScene | No
         return None
     props = feature["properties"]
     at = f"{where}.properties"
-    source_id = _get(props, "source_id", "SourceID")
-    if not isinstance(source_id, str) or not source_id:
-        problems.add(f"{at}.source_id", "required, a non-empty string")
+    source_id = _name(_get(props, "source_id", "SourceID"), f"{at}.source_id", problems)
     data = _get(props, "data", "Data", default={}) or {}
     if not isinstance(data, dict):
         problems.add(f"{at}.data", "expected an object")
@@ -228,12 +262,10 @@ def _scene(feature: Any, where: str, problems: _Problems) -> CatalogueScene | No
         tiles = {}
     if not isinstance(data.get("is_retriable", False), bool):
         problems.add(f"{at}.data.is_retriable", "expected true or false")
-    try:
-        scene_id = int(_get(props, "id", "ID", default=0) or 0)
-    except (TypeError, ValueError):
-        problems.add(f"{at}.id", "expected an integer")
-        scene_id = 0
-    if date is None or not isinstance(source_id, str) or not source_id:
+    if not isinstance(data.get("storage_uri") or "", str):
+        problems.add(f"{at}.data.storage_uri", "expected a string")
+    scene_id = _id(_get(props, "id", "ID", default=0), f"{at}.id", problems)
+    if date is None or source_id is None:
         return None
     return CatalogueScene(
         source_id=source_id,
@@ -269,22 +301,29 @@ def _ref(value: Any, field: str, problems: _Problems) -> TileRef | None:
     if not isinstance(value, dict):
         problems.add(field, "expected {SourceID, SceneID, Date} or null")
         return None
-    tile, scene = _get(value, "SourceID", "source_id"), _get(value, "SceneID", "scene_id")
-    if not tile or not scene:
+    if not _get(value, "SourceID", "source_id") or not _get(value, "SceneID", "scene_id"):
         problems.add(field, "needs SourceID and SceneID")
         return None
+    tile = _name(_get(value, "SourceID", "source_id"), f"{field}.SourceID", problems)
+    scene = _name(_get(value, "SceneID", "scene_id"), f"{field}.SceneID", problems)
+    if tile is None or scene is None:
+        return None
     date = _get(value, "Date", "date")
-    return TileRef(str(scene), str(tile), _date(date, f"{field}.Date", problems) if date else None)
+    return TileRef(scene, tile, _date(date, f"{field}.Date", problems) if date else None)
 
 
 def _tile(raw: Any, field: str, scene: CatalogueScene | None, problems: _Problems) -> CatalogueTile | None:
     if not isinstance(raw, dict):
         problems.add(field, "expected a tile object")
         return None
-    source_id = _get(raw, "SourceID", "source_id")
-    scene_id = _get(raw, "SceneID", "scene_id") or (scene.source_id if scene else None)
-    if not source_id or not scene_id:
+    if not _get(raw, "SourceID", "source_id") or not (_get(raw, "SceneID", "scene_id") or scene):
         problems.add(field, "needs SourceID and SceneID")
+        return None
+    source_id = _name(_get(raw, "SourceID", "source_id"), f"{field}.SourceID", problems)
+    scene_id = _name(
+        _get(raw, "SceneID", "scene_id") or (scene.source_id if scene else None), f"{field}.SceneID", problems
+    )
+    if source_id is None or scene_id is None:
         return None
     raw_date = _get(raw, "Date", "date")
     date = _date(raw_date, f"{field}.Date", problems) if raw_date or scene is None else scene.date
@@ -295,8 +334,8 @@ def _tile(raw: Any, field: str, scene: CatalogueScene | None, problems: _Problem
     if date is None:
         return None
     return CatalogueTile(
-        source_id=str(source_id),
-        scene_source_id=str(scene_id),
+        source_id=source_id,
+        scene_source_id=scene_id,
         date=date,
         footprint=_wkt(_get(raw, "wkt", "GeometryWKT"), f"{field}.wkt", problems),
         data=dict(data),
@@ -304,7 +343,7 @@ def _tile(raw: Any, field: str, scene: CatalogueScene | None, problems: _Problem
         reference=_ref(_get(raw, "reference", "Reference"), f"{field}.reference", problems),
         scene=scene,
         ingested=scene is None,
-        id=int(_get(raw, "id", "ID", default=0) or 0),
+        id=_id(_get(raw, "id", "ID", default=0), f"{field}.id", problems),
     )
 
 

@@ -35,10 +35,12 @@ class Layer:
 
 
 def overrides(world: DemoWorld) -> dict[str, Any]:
-    """Settings for a demo world: its catalogue, and the scenes' own links as download provider."""
+    """Settings for a demo world: its catalogue, the scenes' own links as download provider, and
+    its folder as one where links may point (they are `file://` links to its products)."""
     return {
         "catalogue": {"providers": [{"name": "demo", "kind": "stac-static", "url": str(world.catalogue)}]},
         "download": {"providers": [{"name": "scene-links", "kind": "url"}]},
+        "security": {"file_roots": [str(world.folder.resolve())]},
     }
 
 

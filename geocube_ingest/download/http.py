@@ -8,7 +8,8 @@ redirects, and streamed downloads that are verified before they are given a fina
   403 is fatal; 404 and 410 mean "not found" (the next provider is tried); any other 4xx
   is fatal.
 - httpx follows redirects; the Authorization header goes to the request's first host and
-  to `auth_domains` only, on every hop (a signed storage URL must not receive it).
+  to `auth_domains` only, on every hop (a signed storage URL must not receive it). A hop
+  may only lead to the http(s) schemes the operator allows (`security.url_schemes`).
 - A download streams to `<target>.part`, resumes with a Range request when the body is cut
   or stops flowing (the read timeout), is checked (size, MD5) and only then renamed.
 """
@@ -39,6 +40,7 @@ NOT_FOUND_STATUSES = frozenset({404, 410})
 MAX_REDIRECTS = 10
 USER_AGENT = "geocube-ingest"
 _ORIGIN = "geocube_ingest.origin"  # request extension: the host a request was first sent to
+_FIRST = "geocube_ingest.first_url"  # request extension: the URL asked for, before any redirect
 
 
 class Credentials(Protocol):
@@ -130,6 +132,9 @@ class HttpClient:
         self.auth_domains = tuple(auth_domains)
         self.redactor = redactor or Redactor()
         self.auth = ScopedAuth(credentials, self.auth_domains, self.redactor) if credentials is not None else None
+        # A redirect may only lead to HTTP(S) the operator allows (never to file:// or another scheme).
+        self.redirect_schemes = frozenset(settings.security.url_schemes) & {"http", "https"}
+        hooks = [self._allowed_hop] + ([self.auth.place] if self.auth is not None else [])
         self._client = httpx.Client(
             # Connect, read (a body that stops flowing), write and pool waits are all bounded.
             timeout=httpx.Timeout(timeout or d.timeout_seconds, connect=d.connect_timeout_seconds),
@@ -137,7 +142,7 @@ class HttpClient:
             max_redirects=MAX_REDIRECTS,
             headers={"User-Agent": USER_AGENT},
             auth=self.auth,
-            event_hooks={"request": [self.auth.place]} if self.auth is not None else None,
+            event_hooks={"request": hooks},
         )
 
     def __repr__(self) -> str:
@@ -154,6 +159,11 @@ class HttpClient:
 
     # -- requests ---------------------------------------------------------------------
 
+    def _allowed_hop(self, request: httpx.Request) -> None:
+        first = request.extensions.get(_FIRST)
+        if first is not None and request.url != first and request.url.scheme not in self.redirect_schemes:
+            raise FatalError(f"{redact_url(str(first))} redirects to {redact_url(str(request.url))}: not allowed")
+
     def _send(
         self,
         method: str,
@@ -166,7 +176,9 @@ class HttpClient:
     ) -> httpx.Response:
         """Send (redirects followed); transport failures become Retryable or TemporaryError."""
         try:
-            request = self._client.build_request(method, url, headers=headers, **kwargs)
+            request = self._client.build_request(
+                method, url, headers=headers, extensions={_FIRST: httpx.URL(url)}, **kwargs
+            )
             if credentials:
                 return self._client.send(request, stream=stream)
             return self._client.send(request, stream=stream, auth=None)

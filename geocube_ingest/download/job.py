@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from geocube_ingest import shutdown
+from geocube_ingest.access import NotAllowed, check_source_name
 from geocube_ingest.download.archive import is_archive, unpack_archive
 from geocube_ingest.download.limits import provider_slot
 from geocube_ingest.download.providers import ProductRequest, ProviderResult, ResultKind, build_providers
@@ -126,6 +127,10 @@ def fetch_product(
 ) -> tuple[Path, str]:
     """Try the providers in order; returns the product's local path and the provider's name."""
     request = ProductRequest.from_scene(scene)
+    try:  # the name is input, and names the files and folders of every provider
+        check_source_name(request.product_name)
+    except NotAllowed as exc:
+        raise FatalError(str(exc)) from None
     providers = build_providers(settings)
     results: list[ProviderResult] = []
     try:
@@ -182,6 +187,7 @@ def prepare_product(path: Path, work_dir: Path, settings: Settings) -> Path:
         unpacked,
         max_bytes=settings.download.max_unpacked_bytes,
         max_members=settings.download.max_archive_members,
+        max_ratio=settings.security.max_compression_ratio,
     )
     if path.resolve().is_relative_to(work_dir.resolve()):
         path.unlink(missing_ok=True)

@@ -125,9 +125,10 @@ class FsspecStacIO(DefaultStacIO):
 
 
 def aoi_root(aoi: str, storage_uri: str | None = None, settings: Settings | None = None) -> str:
-    """The AOI's storage folder (where its tiles' layers are written)."""
+    """The AOI's storage folder (where its tiles' layers are written); FatalError outside the allowed roots."""
     settings = settings or get_settings()
-    return storage.join(storage_uri or settings.resolved_storage_uri, check_name(aoi, "AOI name"))
+    root = storage.resolve_storage_uri({"storage_uri": storage_uri}, settings=settings)
+    return storage.join(root, check_name(aoi, "AOI name"))
 
 
 def collection_href(aoi: str, storage_uri: str | None = None, settings: Settings | None = None) -> str:

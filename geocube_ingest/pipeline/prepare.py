@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from geocube_ingest.access import check_payload, check_scenes
 from geocube_ingest.catalogue import (
     CatalogueScene,
     CatalogueTile,
@@ -149,9 +150,16 @@ def prepare_ingestion(
     tiles: Sequence[CatalogueTile] | None = None,
     progress: Progress | None = None,
 ) -> Prepared:
-    """Check graphs and layers, list scenes and tiles (unless given), create records and post the graph."""
+    """Check graphs and layers, list scenes and tiles (unless given), create records and post the graph.
+
+    Input (the payload, and scenes or tiles given as files) may only name the graphs, storage
+    roots and links the operator allows: anything else is refused before anything is created.
+    """
     settings = settings or workflow.settings
+    check_payload(payload, settings)
     given_scenes = scenes if scenes is not None else (scenes_of(tiles) if tiles is not None else None)
+    if given_scenes is not None:
+        check_scenes(given_scenes, settings, what="tiles" if scenes is None else "scenes")
     admit_graphs(payload, scenes=given_scenes, tiles=tiles, settings=settings)
     instances = index.resolve_layers({k: v.model_dump() for k, v in payload.layers.items()})
     found, tiles_to_post = catalogue_tiles(payload, workflow, settings, scenes=scenes, tiles=tiles, progress=progress)

@@ -118,8 +118,12 @@ def _run(
     return result
 
 
-def _slot_storage(tile: Tile, default: str) -> str:
-    return str(tile.scene_data.get("storage_uri") or "") or default
+def _linked_slot(other: Tile | None, tile: Tile, storage_uri: str, settings: Settings) -> SlotTile:
+    """The previous/reference slot (the tile itself when none), read from its own root: one the operator allows."""
+    if other is None:
+        return SlotTile.from_tile(tile, storage_uri)
+    own = storage.resolve_storage_uri(other.scene_data, settings=settings)
+    return SlotTile.from_tile(other, own if other.scene_data.get("storage_uri") else storage_uri)
 
 
 def process_tile(
@@ -142,8 +146,8 @@ def process_tile(
     loaded = _graph(tile.data.get("graph_name"), overrides, settings)
     slots = [
         SlotTile.from_tile(tile, storage_uri),
-        SlotTile.from_tile(previous or tile, _slot_storage(previous, storage_uri) if previous else storage_uri),
-        SlotTile.from_tile(reference or tile, _slot_storage(reference, storage_uri) if reference else storage_uri),
+        _linked_slot(previous, tile, storage_uri, settings),
+        _linked_slot(reference, tile, storage_uri, settings),
     ]
     with _scratch(Path(work_dir), f"tile-{tile.id}", settings) as root:
         workspace = Workspace(root, slots)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from geocube_ingest import database
 from geocube_ingest.errors import Conflict, InvalidInput, NotFound, TransitionRefused
-from geocube_ingest.payload import NAME_PATTERN
+from geocube_ingest.payload import MAX_AOI_NAME, NAME_PATTERN
 from geocube_ingest.settings import Settings, get_settings
 from geocube_ingest.status import Status
 from geocube_ingest.workflow import ingest as ingest_ops
@@ -58,8 +58,9 @@ ANALYZE_AFTER_TILES = 2000
 
 
 def _check_aoi_name(name: str) -> None:
-    if not _AOI_NAME.fullmatch(name or ""):
-        raise InvalidInput(f"invalid AOI name {name!r}: letters, digits, '-', ':' and '_' only")
+    if not _AOI_NAME.fullmatch(name or "") or len(name) > MAX_AOI_NAME:
+        shown = name if len(name or "") <= 60 else name[:60] + "..."
+        raise InvalidInput(f"invalid AOI name {shown!r}: 1 to {MAX_AOI_NAME} letters, digits, '-', ':' and '_' only")
 
 
 class Workflow:
@@ -108,11 +109,23 @@ class Workflow:
             yield session
 
     @contextmanager
-    def _changes(self, aois: Sequence[str] = (), *, by_operator: bool = False) -> Iterator[Changes]:
+    def _changes(
+        self,
+        aois: Sequence[str] = (),
+        *,
+        by_operator: bool = False,
+        create: tuple[str, str | None] | None = None,
+    ) -> Iterator[Changes]:
         """A write transaction holding the locks of `aois`, flushing history at the end; once
         committed, listeners hear of the tiles that left DONE (and, for an operator's change,
-        of those made DONE)."""
+        of those made DONE).
+
+        `create` (name, geometry) creates that AOI first in the same transaction, so a change
+        refused later leaves no AOI behind.
+        """
         with database.transaction(self._sessions) as session:
+            if create is not None:
+                self._upsert_aoi(session, *create)
             for aoi in sorted(set(aois)):  # one order everywhere: no deadlocks between AOIs
                 self._lock_aoi(session, aoi)
             changes = Changes(session, self.actor, database.utcnow())
@@ -190,14 +203,18 @@ class Workflow:
         records the area of the payload being posted."""
         _check_aoi_name(name)
         with database.transaction(self._sessions) as session:
-            dialect = session.get_bind().dialect.name
-            stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(AOIRow).values(
-                id=name, created_at=database.utcnow(), geometry=geometry
-            )
-            if geometry is None:
-                session.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
-            else:
-                session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"geometry": geometry}))
+            self._upsert_aoi(session, name, geometry)
+
+    @staticmethod
+    def _upsert_aoi(session: Session, name: str, geometry: str | None) -> None:
+        dialect = session.get_bind().dialect.name
+        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(AOIRow).values(
+            id=name, created_at=database.utcnow(), geometry=geometry
+        )
+        if geometry is None:
+            session.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
+        else:
+            session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"geometry": geometry}))
 
     def aoi_geometry(self, name: str) -> str | None:
         """The area (WKT, EPSG:4326) of the latest payload posted for the AOI, if any."""
@@ -249,10 +266,11 @@ class Workflow:
     ) -> IngestResult:
         """Add scenes (PENDING: download due) and their tiles (NEW); re-posted scenes are skipped.
 
-        `geometry` (WKT) is the area of the payload, kept for maps.
+        `geometry` (WKT) is the area of the payload, kept for maps. The AOI is created in the
+        same transaction: a refused batch leaves nothing behind.
         """
-        self.ensure_aoi(aoi, geometry)
-        with self._changes([aoi]) as ch:
+        _check_aoi_name(aoi)
+        with self._changes([aoi], create=(aoi, geometry)) as ch:
             result = ingest_ops.ingest(ch, aoi, scenes, relinks)
         if result.tiles_created >= ANALYZE_AFTER_TILES:
             self._analyze()

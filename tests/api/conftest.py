@@ -19,6 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from geocube_ingest.api import create_app
+from geocube_ingest.api.runs import InProcessRuns
 from geocube_ingest.demo.build import DemoWorld, build
 from geocube_ingest.settings import Settings
 from geocube_ingest.workflow import Workflow
@@ -88,6 +89,26 @@ def start_server(database_url: str) -> Iterator[StartServer]:
 @pytest.fixture
 def server(start_server: StartServer) -> RunningServer:
     return start_server()
+
+
+@pytest.fixture
+def locked_server(start_server: StartServer, tmp_path: Path) -> Iterator[RunningServer]:
+    """The operator's `security` defaults (no file roots, no storage root but its own), an empty
+    catalogue, downloads from an empty local folder (a run that starts ends at once)."""
+    (tmp_path / "archive").mkdir()
+    catalogue = tmp_path / "catalogue.json"
+    catalogue.write_text(json.dumps({"type": "FeatureCollection", "features": []}))
+    running = start_server(
+        home=tmp_path / "home",
+        security={"file_roots": [], "storage_roots": []},
+        download={"providers": [{"name": "archive", "kind": "local", "path": str(tmp_path / "archive")}]},
+        catalogue={"providers": [{"name": "none", "kind": "stac-static", "url": str(catalogue)}]},
+    )
+    yield running
+    runs = running.app.state.runs
+    assert isinstance(runs, InProcessRuns)
+    for aoi in runs.running():
+        runs.wait(aoi, timeout=60)
 
 
 @pytest.fixture

@@ -30,6 +30,15 @@ def command() -> list[str]:
 @contextmanager
 def serve(env: dict[str, str], secrets: tuple[str, ...] = (), startup_seconds: float = 30) -> Iterator[str]:
     """Start the server with these GEOCUBE_INGEST_* variables; yields its URL; checks no secret was printed."""
+    with serve_process(env, secrets, startup_seconds) as (url, _process):
+        yield url
+
+
+@contextmanager
+def serve_process(
+    env: dict[str, str], secrets: tuple[str, ...] = (), startup_seconds: float = 30
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`serve`, also giving the server's process (to watch its memory, say)."""
     port = free_port()
     process = subprocess.Popen(
         [*command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -51,7 +60,7 @@ def serve(env: dict[str, str], secrets: tuple[str, ...] = (), startup_seconds: f
                 output = process.stdout.read() if process.stdout else ""
                 raise AssertionError(f"geocube-ingest serve did not start:\n{output}")
             time.sleep(0.1)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:

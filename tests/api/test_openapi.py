@@ -15,6 +15,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -85,6 +86,24 @@ def test_every_operation_conforms(case: schemathesis.Case, live_url: str) -> Non
     case.call_and_validate(base_url=live_url, checks=CHECKS)
 
 
+# The catalogue bodies once more, fuzzed longer (the examples and coverage phases ran above).
+FUZZING_ONLY = SchemathesisConfig.from_dict(
+    {"phases": {"coverage": {"enabled": False}, "examples": {"enabled": False}}}
+)
+catalog = schemathesis.openapi.from_dict(_schema_document(), config=FUZZING_ONLY).include(path_regex="^/catalog/")
+
+
+@pytest.mark.slow
+@catalog.parametrize()
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+def test_catalog_bodies_from_the_schema(case: schemathesis.Case, live_url: str) -> None:
+    """The multipart and JSON bodies the schema describes (payload, scenes and tiles files), generated
+    valid and invalid. The readers accept upstream's older spellings besides, which no schema says,
+    so invalid data being refused is checked by test_every_operation_conforms and test_trust.py."""
+    case.headers = {**(case.headers or {}), **AUTH}
+    case.call_and_validate(base_url=live_url, checks=[c for c in CHECKS if c is not negative_data_rejection])
+
+
 def test_schema_names_every_route(start_server: StartServer) -> None:
     import httpx
 
@@ -133,7 +152,11 @@ def test_schema_names_every_route(start_server: StartServer) -> None:
     body = paths["/catalog/aoi"]["post"]["requestBody"]["content"]
     form = document["components"]["schemas"]["CatalogAoiForm"]
     assert set(form["properties"]) == {"area", "scenes", "tiles"} and form["required"] == ["area"]
-    assert form["properties"]["area"]["format"] == "binary"
+    assert form["properties"]["area"]["allOf"] == [{"$ref": "#/components/schemas/PayloadDocument"}]
+    assert body["multipart/form-data"]["encoding"]["area"] == {"contentType": "application/json"}
+    payload = document["components"]["schemas"]["PayloadDocument"]
+    assert {"name", "start_time", "scene_type", "tile_graph_name"} <= set(payload["required"])
+    assert payload["properties"]["retry_count"]["maximum"] == 1000
     assert set(body) == {"multipart/form-data", "application/json"}
     responses = paths["/catalog/aoi"]["post"]["responses"]
     assert {"202", "400", "401", "404", "413", "415", "422", "502", "503"} <= set(responses)

@@ -65,3 +65,34 @@ def test_seed_curl_commands_against_serve(served: str, tmp_path: Path) -> None:
     assert status == 204 and body == ""
     status, body = curl(f"{served}/")
     assert status == 200 and json.loads(body)["status"] == "ok"
+
+
+def test_serve_refuses_an_open_network_address_without_a_token(tmp_path: Path) -> None:
+    """Anonymous access must be asked for: no token and a non-loopback address is a user error."""
+    import os
+    import subprocess
+
+    from geocube_ingest.cli.serve import access_line
+    from geocube_ingest.errors import InvalidInput
+    from geocube_ingest.settings import Settings
+    from tests.api.serve import command, free_port
+
+    env = {**os.environ, "GEOCUBE_INGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'wf.db'}"}
+    done = subprocess.run(
+        [*command(), "serve", "--host", "0.0.0.0", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "no api.token is configured and 0.0.0.0 is not a loopback address" in done.stderr
+    open_settings = Settings()
+    assert "open to anyone on this machine" in access_line(open_settings, "127.0.0.1", False)
+    assert "NO TOKEN" in access_line(open_settings, "0.0.0.0", True)
+    with pytest.raises(InvalidInput):
+        access_line(open_settings, "192.168.1.10", False)
+    allowed = Settings(security={"allow_anonymous": True})  # type: ignore[arg-type]
+    assert "NO TOKEN" in access_line(allowed, "::", False)
+    guarded = Settings(api={"token": "t"})  # type: ignore[arg-type]
+    assert "bearer token required" in access_line(guarded, "0.0.0.0", False)

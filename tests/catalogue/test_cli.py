@@ -118,6 +118,19 @@ def test_bad_payload_exits_2_with_one_line(tmp_path: Path, isolated_home: Path) 
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize(
+    "text",
+    ['{"type": ["Feature"]}', "[" * 5000 + "]" * 5000, '{"retry_count": ' + "9" * 5000 + "}", '{"name": "\\u0000"}'],
+    ids=["type-list", "deep", "digits", "nul"],
+)
+def test_malformed_payload_files_exit_2_with_one_line(text: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(text)
+    completed = subprocess.run([CLI, "catalog", "scenes", str(bad)], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 2 and completed.stdout == ""
+    assert len(completed.stderr.strip().splitlines()) == 1 and "invalid payload" in completed.stderr
+
+
 def test_scenes_page_and_limit(configured, payload_file: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "page1.json"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from geocube_ingest.download.archive import UnsafeArchive, is_archive, unpack_archive
+from geocube_ingest.download.archive import UnsafeArchive, is_archive, read_member, unpack_archive
 from geocube_ingest.errors import FatalError, InvalidInput, RetriableError
 
 
@@ -82,15 +82,20 @@ def test_zip_bomb_is_refused_before_writing(tmp_path: Path) -> None:
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_a_lying_size_header_is_caught_while_unpacking(tmp_path: Path) -> None:
-    """The central directory says 10 bytes; the data holds a million: never more than announced is written."""
-    archive = tmp_path / "liar.zip"
+def lying_zip(archive: Path, name: str, size: int, claimed: int) -> Path:
+    """A zip of one stored member of `size` bytes whose central directory claims `claimed`."""
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr("big", b"x" * 1_000_000)
+        zf.writestr(name, b"x" * size)
     raw = bytearray(archive.read_bytes())
     central = raw.rfind(b"PK\x01\x02")
-    raw[central + 24 : central + 28] = (10).to_bytes(4, "little")  # uncompressed size in the central directory
+    raw[central + 24 : central + 28] = claimed.to_bytes(4, "little")  # uncompressed size in the central directory
     archive.write_bytes(bytes(raw))
+    return archive
+
+
+def test_a_lying_size_header_is_caught_while_unpacking(tmp_path: Path) -> None:
+    """The central directory says 10 bytes; the data holds a million: never more than announced is written."""
+    archive = lying_zip(tmp_path / "liar.zip", "big", 1_000_000, 10)
     with pytest.raises((UnsafeArchive, RetriableError)):
         unpack_archive(archive, tmp_path / "out", max_bytes=100)
     assert list((tmp_path / "out").iterdir()) == []
@@ -153,3 +158,60 @@ def test_unpacking_into_a_non_empty_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="not empty"):
         unpack_archive(make_zip(tmp_path / "a.zip", [("a", b"a")]), out)
     assert (out / "precious").read_text() == "keep me"
+
+
+# -- compression ratio and reads into memory -----------------------------------------------------
+
+
+def test_a_member_compressed_beyond_the_ratio_is_refused_before_writing(tmp_path: Path) -> None:
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("X.SAFE/ok.xml", b"<a/>" * 1000)  # very compressible, but small: never judged
+        zf.writestr("X.SAFE/zeros.tiff", b"\0" * 20_000_000)
+    with pytest.raises(UnsafeArchive, match=r"zeros.tiff' is compressed \d+:1 \(limit 100:1, archive bomb\?\)"):
+        unpack_archive(archive, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+    out = unpack_archive(archive, tmp_path / "out2", max_ratio=1e6)  # an operator who allows it
+    assert (out / "X.SAFE" / "zeros.tiff").stat().st_size == 20_000_000
+
+
+def test_a_compressed_tar_beyond_the_ratio_is_refused(tmp_path: Path) -> None:
+    archive = make_tar(tmp_path / "bomb.tar.gz", [("zeros", b"\0" * 20_000_000)])
+    with pytest.raises(UnsafeArchive, match=r"expands \d+ times"):
+        unpack_archive(archive, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_bzip2_and_lzma_members_are_not_unpacked(tmp_path: Path) -> None:
+    archive = tmp_path / "bz.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_BZIP2) as zf:
+        zf.writestr("X.SAFE/a", b"a")
+    with pytest.raises(UnsafeArchive, match="compression method 12"):
+        unpack_archive(archive, tmp_path / "out")
+    with zipfile.ZipFile(archive) as zf, pytest.raises(UnsafeArchive, match="compression method"):
+        read_member(zf, "X.SAFE/a", max_bytes=1000)
+
+
+def test_read_member_is_capped_in_size_and_ratio(tmp_path: Path) -> None:
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("small.xml", b"<product/>")
+        zf.writestr("big.xml", bytes(range(256)) * 8000)
+        zf.writestr("zeros.xml", b"\0" * 5_000_000)
+    with zipfile.ZipFile(archive) as zf:
+        assert read_member(zf, "small.xml", max_bytes=1000) == b"<product/>"
+        with pytest.raises(UnsafeArchive, match="2048000 bytes"):
+            read_member(zf, "big.xml", max_bytes=1_000_000)
+        with pytest.raises(UnsafeArchive, match="archive bomb"):
+            read_member(zf, "zeros.xml", max_bytes=10_000_000)
+
+
+def test_read_member_never_holds_more_than_the_cap_when_headers_lie(tmp_path: Path) -> None:
+    """The central directory says 100 bytes of a member holding 2 MB: at most the cap is read."""
+    archive = lying_zip(tmp_path / "liar.zip", "x.xml", 2_000_000, 100)
+    with zipfile.ZipFile(archive) as zf:
+        try:
+            data = read_member(zf, "x.xml", max_bytes=1000)
+        except (UnsafeArchive, zipfile.BadZipFile):
+            return
+    assert len(data) <= 1000

@@ -192,6 +192,7 @@ def test_storage_uri_of_the_payload_wins(
         settings = settings.model_copy(update={"gcs": gcs.settings()})
         bucket = gcs.new_bucket()
     root = f"{protocol}://{bucket}/ingested"
+    settings = settings.with_overrides({"security": {"storage_roots": [root]}})
     scene_id = add_scene(wf, metadata={"download_link": link}, storage_uri=root)
     outcome = download_scene(wf, scene_id, settings=settings)
     assert outcome.kind == "DONE", outcome.message

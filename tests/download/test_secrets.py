@@ -82,14 +82,14 @@ def test_no_secret_in_logs_messages_history_or_reprs(
         ),
         DownloadProviderSettings(name="links", kind="url", token=SecretStr(URL_TOKEN)),
     ]
+    bucket = s3_server.new_bucket()
     settings = make_settings(tmp_path, *providers).model_copy(update={"s3": s3_server.settings()})
+    settings = settings.with_overrides({"security": {"storage_roots": [f"s3://{bucket}"]}})
     # A link carrying credentials of its own (user info, signed query): never echoed either.
     secret_link = f"http://user:{LINK_PASSWORD}@{host}?X-Amz-Signature={QUERY_SECRET}"
     failing = add_scene(wf, "S1A_IW_SLC__1SDV_X", metadata={"download_link": secret_link}, uuid=T54PXA)
     # Stored on S3 (moto): botocore's DEBUG logs are captured too.
-    working = add_scene(
-        wf, metadata={"download_link": link}, uuid=T54PXA, storage_uri=f"s3://{s3_server.new_bucket()}/out"
-    )
+    working = add_scene(wf, metadata={"download_link": link}, uuid=T54PXA, storage_uri=f"s3://{bucket}/out")
     try:
         failed = download_scene(wf, failing, settings=settings)
         done = download_scene(wf, working, settings=settings)

@@ -48,6 +48,7 @@ def _env(tmp: Path, port: int, world: DemoWorld) -> dict[str, str]:
             "GEOCUBE_INGEST_HOME": str(tmp / "home"),
             "GEOCUBE_INGEST_CATALOGUE__PROVIDERS": json.dumps(providers["catalogue"]["providers"]),
             "GEOCUBE_INGEST_DOWNLOAD__PROVIDERS": json.dumps(providers["download"]["providers"]),
+            "GEOCUBE_INGEST_SECURITY__FILE_ROOTS": json.dumps(providers["security"]["file_roots"]),
             "PWD": str(REPO),  # the deployments' working directory (prefect.yaml's pull step)
         }
     )

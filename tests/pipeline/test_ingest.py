@@ -118,7 +118,8 @@ def test_failed_download_then_operator(demo_world: DemoWorld, demo_settings: Set
     """
     catalogue = json.loads(demo_world.catalogue.read_text())
     broken = catalogue["features"][3]
-    broken["assets"]["product"]["href"] = (tmp_path / "missing.SAFE.zip").as_uri()
+    # Missing, in a folder links may point to (the demo's): not found, unlike a link the operator forbids.
+    broken["assets"]["product"]["href"] = (demo_world.folder / "products" / "missing.SAFE.zip").as_uri()
     broken_catalogue = tmp_path / "catalogue.json"
     broken_catalogue.write_text(json.dumps(catalogue))
     settings = demo_settings.with_overrides(

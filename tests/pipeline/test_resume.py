@@ -36,6 +36,7 @@ def _env(settings: Settings, world: DemoWorld, home: Path) -> dict[str, str]:
             "GEOCUBE_INGEST_WORK_DIR": str(settings.resolved_work_dir),
             "GEOCUBE_INGEST_CATALOGUE__PROVIDERS": json.dumps(providers["catalogue"]["providers"]),
             "GEOCUBE_INGEST_DOWNLOAD__PROVIDERS": json.dumps(providers["download"]["providers"]),
+            "GEOCUBE_INGEST_SECURITY__FILE_ROOTS": json.dumps(providers["security"]["file_roots"]),
             "GEOCUBE_INGEST_PIPELINE__TILE_BATCH": "2",
             "GEOCUBE_INGEST_PIPELINE__DOWNLOAD_BATCH": "2",
             "PREFECT_HOME": str(home / "prefect"),

@@ -15,7 +15,7 @@ import pytest
 import rasterio
 
 from geocube_ingest import storage
-from geocube_ingest.errors import InvalidInput, NotFound
+from geocube_ingest.errors import FatalError, InvalidInput, NotFound
 from geocube_ingest.settings import Settings
 from tests.download.servers import FileServer
 from tests.storage.servers import GCSServer, S3Server
@@ -196,8 +196,10 @@ def test_tile_output_uri_refuses_names_that_change_the_layout(bad: str) -> None:
 
 
 def test_resolve_storage_uri_payload_overrides_default(tmp_path: Path) -> None:
-    settings = Settings(storage_uri="s3://default/root")
+    settings = Settings(storage_uri="s3://default/root", security={"storage_roots": ["gs://mine"]})  # type: ignore[arg-type]
     assert storage.resolve_storage_uri({"storage_uri": "gs://mine/x"}, settings=settings) == "gs://mine/x"
+    with pytest.raises(FatalError, match="not allowed"):  # only under the roots the operator allows
+        storage.resolve_storage_uri({"storage_uri": "gs://yours/x"}, settings=settings)
     assert storage.resolve_storage_uri({"storage_uri": ""}, settings=settings) == "s3://default/root"
     assert storage.resolve_storage_uri({}, settings=settings) == "s3://default/root"
     assert storage.resolve_storage_uri({}) == str(Settings().home / "storage")

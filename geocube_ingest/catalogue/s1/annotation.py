@@ -6,12 +6,17 @@ library (external entities are never resolved by it).
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from geocube_ingest.catalogue.dates import parse_datetime
 from geocube_ingest.errors import InvalidInput
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,27 +71,61 @@ def _optional(root: ET.Element, path: str) -> str | None:
     return node.text.strip() if node is not None and node.text else None
 
 
+def _number(text: str) -> int:
+    # Annotations hold small counts and ids: a long string of digits is not one (and int() of it is slow).
+    if len(text) > 20:
+        raise ValueError("too many digits")
+    return int(text)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("not finite")
+    return value
+
+
+def _convert(text: str, convert: Callable[[str], T], path: str, source: str) -> T:
+    """A value of the annotation; InvalidInput names the element (not the value: it may be huge)."""
+    try:
+        return convert(text)
+    except (ValueError, OverflowError):
+        kind = {_number: "an integer", _finite: "a number", parse_datetime: "a date-time"}.get(convert, "valid")
+        raise InvalidInput(f"annotation {source}: {path} is not {kind}") from None
+
+
+def _value(root: ET.Element, path: str, source: str, convert: Callable[[str], T]) -> T:
+    return _convert(_text(root, path, source), convert, path, source)
+
+
 def _burst(node: ET.Element, index: int, source: str) -> BurstTiming:
     burst_id = node.find("burstId")
-    esa_id = int(burst_id.text) if burst_id is not None and burst_id.text and burst_id.text.strip() else None
+    text = burst_id.text.strip() if burst_id is not None and burst_id.text else ""
+    esa_id = _convert(text, _number, "burstId", source) if text else None
     absolute = burst_id.get("absolute") if burst_id is not None else None
     return BurstTiming(
         index=index,
-        azimuth_time=parse_datetime(_text(node, "azimuthTime", source)),
-        azimuth_anx_time=float(_text(node, "azimuthAnxTime", source)),
-        sensing_time=parse_datetime(_text(node, "sensingTime", source)),
+        azimuth_time=_value(node, "azimuthTime", source, parse_datetime),
+        azimuth_anx_time=_value(node, "azimuthAnxTime", source, _finite),
+        sensing_time=_value(node, "sensingTime", source, parse_datetime),
         esa_burst_id=esa_id,
-        esa_absolute_burst_id=int(absolute) if absolute else None,
+        esa_absolute_burst_id=_convert(absolute, _number, "burstId@absolute", source) if absolute else None,
     )
 
 
 def _grid_point(node: ET.Element, source: str) -> GridPoint:
     return GridPoint(
-        line=int(_text(node, "line", source)),
-        pixel=int(_text(node, "pixel", source)),
-        latitude=float(_text(node, "latitude", source)),
-        longitude=float(_text(node, "longitude", source)),
+        line=_value(node, "line", source, _number),
+        pixel=_value(node, "pixel", source, _number),
+        latitude=_value(node, "latitude", source, _finite),
+        longitude=_value(node, "longitude", source, _finite),
     )
+
+
+def _positive(value: int, path: str, source: str) -> int:
+    if value <= 0:
+        raise InvalidInput(f"annotation {source}: {path} must be positive")
+    return value
 
 
 def parse_annotation(data: bytes, source: str = "") -> SwathAnnotation:
@@ -95,8 +134,8 @@ def parse_annotation(data: bytes, source: str = "") -> SwathAnnotation:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
         raise InvalidInput(f"annotation {source}: not valid XML ({exc})") from None
-    if root.tag != "product":
-        raise InvalidInput(f"annotation {source}: not a Sentinel-1 product annotation (root <{root.tag}>)")
+    if root.tag != "product":  # the tag is not repeated: the file may be anything the link pointed at
+        raise InvalidInput(f"annotation {source}: not a Sentinel-1 product annotation")
     try:
         return _swath_annotation(root, source)
     except ValueError as exc:
@@ -120,15 +159,17 @@ def _swath_annotation(root: ET.Element, source: str) -> SwathAnnotation:
         swath=_text(root, "adsHeader/swath", source).upper(),
         polarisation=_text(root, "adsHeader/polarisation", source).upper(),
         product_type=_text(root, "adsHeader/productType", source).upper(),
-        start_time=parse_datetime(_text(root, "adsHeader/startTime", source)),
-        stop_time=parse_datetime(_text(root, "adsHeader/stopTime", source)),
-        absolute_orbit=int(_text(root, "adsHeader/absoluteOrbitNumber", source)),
+        start_time=_value(root, "adsHeader/startTime", source, parse_datetime),
+        stop_time=_value(root, "adsHeader/stopTime", source, parse_datetime),
+        absolute_orbit=_positive(_value(root, "adsHeader/absoluteOrbitNumber", source, _number), "orbit", source),
         pass_direction=(_optional(root, "generalAnnotation/productInformation/pass") or "").upper(),
-        anx_time=parse_datetime(anx) if anx else None,
-        azimuth_time_interval=float(_text(root, "imageAnnotation/imageInformation/azimuthTimeInterval", source)),
-        lines_per_burst=int(_text(root, "swathTiming/linesPerBurst", source)),
-        samples_per_burst=int(_text(root, "swathTiming/samplesPerBurst", source)),
-        number_of_lines=int(_text(root, "imageAnnotation/imageInformation/numberOfLines", source)),
+        anx_time=_convert(anx, parse_datetime, "ascendingNodeTime", source) if anx else None,
+        azimuth_time_interval=_value(root, "imageAnnotation/imageInformation/azimuthTimeInterval", source, _finite),
+        lines_per_burst=_positive(_value(root, "swathTiming/linesPerBurst", source, _number), "lines", source),
+        samples_per_burst=_positive(_value(root, "swathTiming/samplesPerBurst", source, _number), "samples", source),
+        number_of_lines=_positive(
+            _value(root, "imageAnnotation/imageInformation/numberOfLines", source, _number), "lines", source
+        ),
         bursts=bursts,
         grid=grid,
     )

@@ -23,7 +23,10 @@ class ManifestOrbits:
 def _orbit(root: ET.Element, tag: str, kind: str, source: str) -> int:
     for node in root.iter(f"{_SAFE}{tag}"):
         if node.get("type") == kind and node.text:
-            return int(node.text.strip())
+            text = node.text.strip()
+            if not text.isdigit() or len(text) > 9:
+                raise InvalidInput(f"manifest {source}: {tag} of type {kind!r} is not an orbit number")
+            return int(text)
     raise InvalidInput(f"manifest {source}: no {tag} of type {kind!r}")
 
 

@@ -86,3 +86,5 @@ def scene_bursts(scene: CatalogueScene, patterns: Sequence[str], area: str, sett
         )
     except GeocubeIngestError as exc:
         raise InvalidInput(f"scene {scene.source_id}: {exc}") from None
+    except (ValueError, ArithmeticError, IndexError) as exc:  # values of the files that no product has
+        raise InvalidInput(f"scene {scene.source_id}: its annotations cannot be split into bursts ({exc})") from None

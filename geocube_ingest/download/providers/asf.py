@@ -4,15 +4,19 @@ The product URL is `<url>/<type dir>/S<mission>/<product>.zip` (e.g. `SLC/SA/...
 `GRD_HD/SB/...`), or the scene's `metadata.asf_url` when the catalogue gave one
 (with `metadata.asf_md5` / `metadata.asf_size` to verify it). Datapool answers with
 redirects through other ASF and Earthdata hosts: the Authorization header follows them
-there (and nowhere else: the final signed storage URL must not get it).
+there (and nowhere else: the final signed storage URL must not get it). The token goes
+with the first request, so `asf_url` (input) must be on the configured host or the
+authorised domains: anywhere else would receive the operator's token.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from geocube_ingest.download.http import HttpClient, StaticBearer
+from geocube_ingest.access import NotAllowed
+from geocube_ingest.download.http import HttpClient, StaticBearer, _domain_match
 from geocube_ingest.download.providers.base import ProductNotFound, ProductRequest, Progress, Provider
 from geocube_ingest.errors import InvalidInput
 from geocube_ingest.settings import DownloadProviderSettings, Settings
@@ -59,11 +63,21 @@ class AsfProvider(Provider):
     def close(self) -> None:
         self.http.close()
 
+    def _own_url(self, url: str) -> str:
+        parts, base = urlsplit(url), urlsplit(self.base_url)
+        host = (parts.hostname or "").lower()
+        domains = tuple(self.config.auth_domains) or AUTH_DOMAINS
+        trusted = parts.netloc.lower() == base.netloc.lower() or _domain_match(host, domains)
+        if parts.scheme not in ("http", "https") or not trusted:
+            raise NotAllowed(f"asf_url {url!r}: not allowed (the token only goes to {self.base_url} and {domains})")
+        return url
+
     def fetch(self, request: ProductRequest, destination: Path, progress: Progress | None = None) -> Path:
         if self.config.token is None:
             raise InvalidInput(f"download provider {self.name!r} (asf) needs a token (an Earthdata bearer token)")
         metadata = request.metadata
-        url = metadata.get("asf_url") or datapool_url(self.base_url, request.product_name)
+        url = self._own_url(str(metadata["asf_url"])) if metadata.get("asf_url") else None
+        url = url or datapool_url(self.base_url, request.product_name)
         size = metadata.get("asf_size")
         md5 = metadata.get("asf_md5")
         target = destination / f"{request.product_name}.zip"

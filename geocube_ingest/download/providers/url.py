@@ -1,6 +1,7 @@
 """The scene's own links: `metadata.download_link` (the whole product) or the STAC asset hrefs.
 
-Any fsspec URL works (http(s) with retries and resume, s3://, gs://, file://, a path).
+Links are input: they are followed with the schemes the operator allows (http(s) with retries
+and resume, s3://, gs://), `file://` links and paths only below `security.file_roots`.
 Optional `metadata.md5` / `metadata.size` describe the download_link's file and are checked.
 Options: `assets` (names to take; default all), `skip_assets` (names to leave out),
 `prefer_assets` (take the assets even when a download_link exists).
@@ -14,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from geocube_ingest import storage
+from geocube_ingest.access import check_link
 from geocube_ingest.download.copy import copy_url
 from geocube_ingest.download.http import HttpClient, StaticBearer
 from geocube_ingest.download.providers.base import ProductNotFound, ProductRequest, Progress, Provider
@@ -116,6 +118,8 @@ class UrlProvider(Provider):
         return {name: href for name, href in hrefs.items() if name not in skipped}
 
     def _get_assets(self, assets: dict[str, str], folder: Path, progress: Progress | None) -> Path:
+        for href in assets.values():  # all refused before any is read
+            check_link(href, self.settings, what="download link")
         folder.mkdir(parents=True, exist_ok=True)
         aggregate = _Aggregate(progress)
         used: set[str] = set()
@@ -139,6 +143,8 @@ class UrlProvider(Provider):
         expected_size: int | None = None,
         md5: str | None = None,
     ) -> Path:
+        # Links come from input (scenes files, scene data): only allowed schemes and folders are read.
+        url = check_link(url, self.settings, what="download link")
         if storage.protocol_of(url) in HTTP_PROTOCOLS:
             url = without_userinfo(url)
             self.http.download(
