@@ -193,7 +193,6 @@ def _write(
         data,
         Path(output or args.text("output")),
         nodata=nodata,
-        client=context.client(),
         resampling=resampling,
         settings=context.settings,
     )
@@ -213,9 +212,7 @@ def _convert(args: StepArgs, context: StepContext, operation: str) -> None:
     if operation == "none" and args.dformat() is None:
         # Same values, maybe another grid: keep the data type and nodata of the source.
         data = raster.open_on_grid(source, grid, chunks=_chunks(context), resampling=resampling)
-        cog.write_cog(
-            data, Path(args.text("output")), nodata=data.rio.nodata, client=context.client(), settings=context.settings
-        )
+        cog.write_cog(data, Path(args.text("output")), nodata=data.rio.nodata, settings=context.settings)
         return
     data = _on_grid(source, grid, context, resampling)
     if operation == "linear_to_db":
@@ -425,7 +422,7 @@ def s2_extract_bands(args: StepArgs, context: StepContext) -> None:
             "add_offset": 0.0 if harmonize else offset / product.quantification,
         }
         target = Path(pattern.replace("*", band))
-        cog.write_cog(out, target, nodata=0, client=context.client(), settings=context.settings)
+        cog.write_cog(out, target, nodata=0, settings=context.settings)
 
 
 @builtin(
@@ -474,7 +471,6 @@ def s2_cloud_mask(args: StepArgs, context: StepContext) -> None:
         mask,
         Path(args.text("output")),
         nodata=255,
-        client=context.client(),
         resampling=cog.CATEGORICAL,
         settings=context.settings,
     )
@@ -496,7 +492,7 @@ def s1_backscatter(args: StepArgs, context: StepContext) -> None:
     linear = xr.DataArray(s1.calibrate(dn.data, lut), coords=dn.coords, dims=dn.dims)
     # Radar geometry first (GCPs kept), then one warp of the linear values onto the grid.
     radar = context.scratch(f"{band.polarisation}_radar.tif")
-    cog.write_tiled(linear, radar, nodata=float("nan"), client=context.client(), settings=context.settings)
+    cog.write_tiled(linear, radar, nodata=float("nan"), settings=context.settings)
     try:
         grid = raster.target_grid(radar, args.text("projection", "UTM"), args.text("resolution", "20"))
         data = _on_grid(str(radar), grid, context, _resampling(args))
