@@ -18,7 +18,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,8 +28,10 @@ from pathlib import Path
 import httpx
 import pytest
 from markdown_it import MarkdownIt
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from geocube_ingest.settings import Settings
+from tests.api.serve import free_port
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SETUP = "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/geocube-ingest demo"
@@ -100,12 +101,6 @@ def command_of(line: str) -> str:
     return re.split(r"\s{2,}#", line, maxsplit=1)[0].strip()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Terminal:
     """One bash session in the project folder, fed line by line: `cd`, `export` and variables carry
     over from one command to the next, as in the reader's terminal."""
@@ -150,16 +145,15 @@ class Terminal:
         pid = self.logs / "server.pid"
         self._send(f"{command} >{self.logs}/server.log 2>&1 </dev/null & echo $! >{pid}")
         self.server_pid = self._wait(pid, 30)
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/ui/", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            log = (self.logs / "server.log").read_text()
-            assert time.monotonic() < deadline, f"{where}: `{command}` does not answer on /ui:\n{log}"
-            time.sleep(0.5)
+        answering = Retrying(
+            stop=stop_after_delay(90),
+            wait=wait_fixed(0.5),
+            retry=retry_if_exception_type(httpx.TransportError),
+            retry_error_callback=lambda _state: None,
+        )
+        page = answering(httpx.get, f"http://127.0.0.1:{self.port}/ui/", timeout=2)
+        log = (self.logs / "server.log").read_text()
+        assert page is not None and page.status_code == 200, f"{where}: `{command}` does not answer on /ui:\n{log}"
         self.check_pages()
 
     def check_pages(self) -> None:
