@@ -2,14 +2,14 @@
 
 A fresh temporary folder stands for the project checkout (its `.venv` is the virtualenv running
 these tests) with a fresh home directory, so `~/.geocube-ingest` is the default home the README
-talks about. Bash lines run one by one in that folder, after the README's `cd`, `export`,
-`source` and assignment lines met so far (a terminal session); each must exit 0. Python
-blocks run as scripts at the same place; the JSON block is the demo's payload; the TOML block
-is read as the settings file.
+talks about. Bash lines are typed one by one into one bash session started in that folder, so
+`cd`, `export` and variables carry over as in the reader's terminal; each must exit 0 and print
+no traceback. Python blocks run as scripts where that session is; the JSON block must be the
+payload the demo wrote; the TOML block is read as the settings file.
 
 The few commands that are not run exactly as written are in ADAPTED, each with its reason;
 a README change that removes one of them fails `test_adapted_commands_are_in_the_readme`, so
-the list cannot outlive the README.
+the list cannot outlive the README. SKIPPED_SECTIONS are not run at all.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from tests.api.serve import free_port
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SETUP = "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/geocube-ingest demo"
-SERVE = "geocube-ingest serve"
+SERVE = "geocube-ingest serve &"
 README_PORT = "127.0.0.1:8080"
 
 # README command -> (what runs instead, or None: skipped; why).
@@ -48,9 +48,8 @@ ADAPTED: dict[str, tuple[str | None, str]] = {
     "bash scripts/test.sh": (None, "it is the command running this test (.ci/run runs exactly it)"),
     SERVE: (
         SERVE,
-        "started in the background on a free port (GEOCUBE_INGEST_API__PORT; other tests run on this machine "
-        "at the same time), stopped with SIGTERM at the end of its section; 127.0.0.1:8080 in the curl lines "
-        "becomes that port",
+        "run on a free port (GEOCUBE_INGEST_API__PORT: other tests run on this machine at the same time) and "
+        "stopped with SIGTERM at the end of its section; 127.0.0.1:8080 in the curl lines becomes that port",
     ),
     "geocube-ingest worker download": (
         "geocube-ingest worker download --idle-seconds 3",
@@ -143,7 +142,7 @@ class Terminal:
 
     def start_server(self, command: str, where: str) -> None:
         pid = self.logs / "server.pid"
-        self._send(f"{command} >{self.logs}/server.log 2>&1 </dev/null & echo $! >{pid}")
+        self._send(f"{command.removesuffix('&')} >{self.logs}/server.log 2>&1 </dev/null & echo $! >{pid}")
         self.server_pid = self._wait(pid, 30)
         answering = Retrying(
             stop=stop_after_delay(90),
