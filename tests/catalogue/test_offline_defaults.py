@@ -18,7 +18,12 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.timeout(120)
+from geocube_ingest.catalogue import CatalogueUnavailable, search_scenes
+from tests.catalogue.conftest import settings_with
+from tests.catalogue.test_faults import payload, provider
+from tests.silent import silent_server
+
+pytestmark = pytest.mark.timeout(40)
 
 DEADLINE = 30.0  # seconds; before retries were cut, an offline search took 32 s and more
 
@@ -73,3 +78,13 @@ def test_an_offline_search_with_the_default_catalogues_fails_in_seconds(
     assert not set(named) & set(not_asked)
     assert "urllib3" not in done.stderr and "Retrying" not in done.stderr and "Warning" not in done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize("kind", ["stac", "cdse-odata"])
+def test_a_catalogue_that_drops_connections_costs_the_connect_timeout(kind: str) -> None:
+    """A network that drops packets (a firewall, a captive network) is left after the connect
+    timeout, not after the read timeout (60 s here: the pytest timeout would end the test first)."""
+    with silent_server("unconnectable") as server:
+        settings = settings_with(provider(kind, server.url()), timeout_seconds=60, connect_timeout_seconds=1)
+        with pytest.raises(CatalogueUnavailable, match=r"(?i)timed out|timeout"):
+            search_scenes(payload(), settings=settings)
