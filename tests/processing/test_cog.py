@@ -41,9 +41,7 @@ def _check(path: str, settings: Settings) -> None:
 def test_write_cog_from_a_task_on_a_one_thread_worker(tmp_path: Path, settings: Settings) -> None:
     """The job calling the writer may itself be a task: its chunks go to the same single
     thread without a deadlock (the task secedes while it waits)."""
-    with LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None, worker_dashboard_address=None
-    ) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         client = cluster.get_client()
         target = tmp_path / "out" / "task.tif"
         future = client.submit(cog.write_cog, _lazy(), target, nodata=-32768, settings=settings, pure=False)
@@ -61,9 +59,7 @@ def test_write_cog_straight_to_s3(s3_server: S3Server, tmp_path: Path, settings:
 
 def test_write_tiled_keeps_metadata_with_more_chunks_than_in_flight(tmp_path: Path, settings: Settings) -> None:
     """48 chunks through a window of 4 (two one-thread workers), scale/offset and nodata kept."""
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None, worker_dashboard_address=None
-    ) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         data = _lazy()
         assert data.data.npartitions == 48
         out = cog.write_tiled(
