@@ -452,7 +452,7 @@ class PrefectSettings(BaseModel):
         description="Retries of the flows' idempotent tasks (catalogue search, posting, STAC) after a temporary error.",
     )
     task_retry_delay_seconds: float = Field(
-        default=10, ge=0, description="Delay before the first of those retries; it doubles for each next one."
+        default=5, ge=0, description="Delay before the first of those retries; it doubles for each next one."
     )
 
 

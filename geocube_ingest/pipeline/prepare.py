@@ -37,6 +37,7 @@ from geocube_ingest.index.base import CreatedRecord
 from geocube_ingest.payload import Payload
 from geocube_ingest.processing.admission import admit_graphs
 from geocube_ingest.settings import Settings
+from geocube_ingest.status import Status
 from geocube_ingest.workflow import NewScene, Workflow
 from geocube_ingest.workflow.models import Relink
 
@@ -248,6 +249,27 @@ def post(
     plan = plan_post(payload, scenes, tiles, workflow)
     with record_batch(index, plan.records) as created:
         return post_planned(payload, plan, created, workflow=workflow, instances=instances)
+
+
+def nothing_to_do(
+    payload: Payload,
+    workflow: Workflow,
+    settings: Settings,
+    *,
+    scenes: Sequence[CatalogueScene] | None = None,
+    tiles: Sequence[CatalogueTile] | None = None,
+) -> bool:
+    """Whether ingesting would be a no-op: the AOI is DONE and the catalogue (or the given
+    files) brings no new scene and re-wires no tile. Nothing is written.
+
+    Lets a driver with a high fixed cost (a Prefect flow run: an API server, run records) skip
+    it when there is nothing to do; the search is repeated when there is.
+    """
+    if not workflow.aoi_exists(payload.name) or workflow.summary(payload.name).status != Status.DONE:
+        return False
+    check_input(payload, settings, scenes=scenes, tiles=tiles)
+    found, chained = catalogue_tiles(payload, workflow, settings, scenes=scenes, tiles=tiles)
+    return plan_post(payload, found, chained, workflow).nothing_new
 
 
 def prepare_ingestion(
