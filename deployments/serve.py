@@ -24,6 +24,6 @@ if __name__ == "__main__":
         retry_aoi.to_deployment(name="retry-aoi", tags=["geocube-ingest"]),
         list_scenes.to_deployment(name="list-scenes", tags=["geocube-ingest"]),
         list_tiles.to_deployment(name="list-tiles", tags=["geocube-ingest"]),
-        download_worker.to_deployment(name="download-worker", tags=["geocube-ingest"], parameters={"idle_seconds": 0}),
-        process_worker.to_deployment(name="process-worker", tags=["geocube-ingest"], parameters={"idle_seconds": 0}),
+        download_worker.to_deployment(name="download-worker", tags=["geocube-ingest"], parameters={"idle_seconds": 600}),
+        process_worker.to_deployment(name="process-worker", tags=["geocube-ingest"], parameters={"idle_seconds": 600}),
     )
