@@ -68,7 +68,9 @@ def _quiet_run_logs() -> None:
     import logging
 
     for name in ("prefect.flow_runs", "prefect.task_runs"):
-        logging.getLogger(name).propagate = False
+        logger = logging.getLogger(name)
+        logger.propagate = False
+        logger.setLevel(logging.INFO)  # PREFECT_LOGGING_LEVEL=WARNING quiets the console, not the UI
 
 
 def run_ingestion(
