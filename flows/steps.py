@@ -239,7 +239,7 @@ def scenes_artifact(aoi: str, found: SceneSearch) -> None:
     ]
     rows += [{"scene": scene, "date": "", "cloud cover": "", "kept": f"no: {why}"} for scene, why in found.dropped]
     more = f" (first {MAX_ROWS} rows)" if len(rows) > MAX_ROWS else ""
-    description = dropped_text(found) + more
+    description = dropped_text(found) + more + (" (more pages)" if found.next else "")
     create_table_artifact(key=artifact_key(aoi, "scenes"), table=rows[:MAX_ROWS], description=description)
 
 
