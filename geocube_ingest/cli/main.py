@@ -10,9 +10,9 @@ import logging
 import sys
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from geocube_ingest.cli.common import make_console
 from geocube_ingest.errors import GeocubeIngestError
 
 app = typer.Typer(
@@ -23,7 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-err_console = Console(stderr=True)
+err_console = make_console(stderr=True)
 
 
 # Command groups, each a module of geocube_ingest.cli with a `register(app)` function.
