@@ -198,6 +198,12 @@ def demo(
         if not done or shutdown.requested():
             _finish(done, demo_settings)
         _show_cube(module.AOI_NAME, demo_settings, *cube)
+        console.print(
+            "Ingest it yourself (its settings point at the demo catalogue, not the internet's):\n"
+            f"  [cyan]GEOCUBE_INGEST_CONFIG={world.settings_path} geocube-ingest ingest {world.payload_path}[/]\n",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(
         "\nSee them in the web page: [cyan]geocube-ingest serve[/] then http://127.0.0.1:8080/ui", highlight=False
     )
