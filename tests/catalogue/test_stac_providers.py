@@ -5,27 +5,19 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 from typing import Any
 
 import pytest
 
 from geocube_ingest.catalogue import CatalogueUnavailable, SearchFailed, SearchUnsupported, search_scenes
-from geocube_ingest.payload import Payload
 from tests.catalogue.conftest import settings_with
+from tests.catalogue.helpers import s2_payload
 
-
-def payload(**changes: Any) -> Payload:
-    document = {
-        "name": "Test",
-        "wkt": "POLYGON ((-105.3 39.9, -105 39.9, -105 40.3, -105.3 40.3, -105.3 39.9))",
-        "start_time": "2024-03-30T00:00:00Z",
-        "end_time": "2024-04-25T00:00:00Z",
-        "scene_type": {"constellation": "sentinel2", "parameters": {"producttype": "L2A"}},
-        "scene_graph_name": "CopyProductToStorage",
-        "tile_graph_name": "Pass",
-    }
-    document.update(changes)
-    return Payload.parse(document)
+# s2_payload's area and scene type over the recorded window of the local APIs.
+payload = partial(
+    s2_payload, name="Test", start_time="2024-03-30T00:00:00Z", end_time="2024-04-25T00:00:00Z", is_retriable=False
+)
 
 
 def searches(api) -> list[dict[str, Any]]:
