@@ -17,6 +17,7 @@ import pytest
 
 from geocube_ingest.payload import Payload
 from geocube_ingest.settings import CatalogueProviderSettings, CatalogueSettings, S3Settings, Settings
+from tests.catalogue.helpers import S2_DEMO
 from tests.catalogue.servers import (
     LocalServer,
     ProxyApp,
@@ -134,24 +135,6 @@ def settings_with(*providers: dict[str, Any], **catalogue: Any) -> Settings:
     options.update(catalogue)
     configs = [CatalogueProviderSettings(**p) for p in providers]
     return Settings(catalogue=CatalogueSettings(providers=configs, **options))
-
-
-S2_DEMO = {
-    "type": "Feature",
-    "name": "DenmarkDemoS2",
-    "geometry": {
-        "type": "Polygon",
-        "coordinates": [[[-105.3, 39.9], [-105.0, 39.9], [-105.0, 40.3], [-105.3, 40.3], [-105.3, 39.9]]],
-    },
-    "start_time": "2024-03-30T00:00:00Z",
-    "end_time": "2024-04-25T00:00:00Z",
-    "scene_type": {"constellation": "sentinel2", "parameters": {"producttype": "L2A"}},
-    "scene_graph_name": "CopyProductToStorage",
-    "tile_graph_name": "Pass",
-    "graph_config": {},
-    "record_tags": {"area": "Denmark", "provider": "geocube-ingester", "source": "tutorial"},
-    "is_retriable": True,
-}
 
 
 @pytest.fixture

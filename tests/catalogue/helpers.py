@@ -18,6 +18,24 @@ REPEAT_DAYS = 12  # one Sentinel-1 cycle: 175 orbits
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?")
 
 
+S2_DEMO: dict[str, Any] = {  # the S2 area of the tutorial, as a client sends it
+    "type": "Feature",
+    "name": "DenmarkDemoS2",
+    "geometry": {
+        "type": "Polygon",
+        "coordinates": [[[-105.3, 39.9], [-105.0, 39.9], [-105.0, 40.3], [-105.3, 40.3], [-105.3, 39.9]]],
+    },
+    "start_time": "2024-03-30T00:00:00Z",
+    "end_time": "2024-04-25T00:00:00Z",
+    "scene_type": {"constellation": "sentinel2", "parameters": {"producttype": "L2A"}},
+    "scene_graph_name": "CopyProductToStorage",
+    "tile_graph_name": "Pass",
+    "graph_config": {},
+    "record_tags": {"area": "Denmark", "provider": "geocube-ingester", "source": "tutorial"},
+    "is_retriable": True,
+}
+
+
 def s2_scene(when: datetime, tile: str = "T13TDE") -> CatalogueScene:
     stamp = f"{when:%Y%m%dT%H%M%S}"
     name = f"S2A_MSIL2A_{stamp}_N0510_R141_{tile}_{stamp}"
