@@ -63,6 +63,13 @@ def fixture_items(fixtures_dir: Path, *names: str) -> list[dict[str, Any]]:
     return items
 
 
+def served_api(serve: Callable[[Any], LocalServer], fixtures_dir: Path, names: list[str], **options: Any) -> StacApi:
+    """A running local STAC API holding the items of these fixture files."""
+    api = StacApi(fixture_items(fixtures_dir, *names), **options)
+    serve(api)
+    return api
+
+
 @pytest.fixture
 def earth_search_landing(fixtures_dir: Path) -> dict[str, Any]:
     cassette = load_cassette(fixtures_dir / "stac/cassettes/earth_search_v1_search_filter_cloudcover_2pages.yaml")
@@ -72,43 +79,34 @@ def earth_search_landing(fixtures_dir: Path) -> dict[str, Any]:
 @pytest.fixture
 def earth_search(serve, fixtures_dir: Path, earth_search_landing: dict[str, Any]) -> StacApi:
     """A local STAC API with Earth Search's recorded landing page and items."""
-    items = fixture_items(
-        fixtures_dir,
+    names = [
         "earth_search/itemcollection_sentinel-2-c1-l2a_T13TDE_10items.json",
         "earth_search/search_sentinel-2-l1c_limit1.json",
         "earth_search/search_filter_cloudcover_page1.json",
-    )
-    api = StacApi(items, landing=earth_search_landing)
-    serve(api)
-    return api
+    ]
+    return served_api(serve, fixtures_dir, names, landing=earth_search_landing)
 
 
 @pytest.fixture
 def planetary_computer(serve, fixtures_dir: Path) -> StacApi:
-    items = fixture_items(
-        fixtures_dir,
+    names = [
         "planetary_computer/itemcollection_sentinel-2-l2a_T13TDE_2items.json",
         "planetary_computer/search_sentinel-2-l2a_datetime_33items.json",
         "planetary_computer/item_sentinel-2-l2a_S2B_MSIL2A_20190629T212529_R043_T06VVN.json",
         "planetary_computer/item_sentinel-1-grd_S1A_EW_GRDM_1SSH_20220505T235314_staging.json",
-    )
-    api = StacApi(items, conformance=FILTER_CONFORMANCE, root="/api/stac/v1")
-    serve(api)
-    return api
+    ]
+    return served_api(serve, fixtures_dir, names, conformance=FILTER_CONFORMANCE, root="/api/stac/v1")
 
 
 @pytest.fixture
 def cdse_stac(serve, fixtures_dir: Path) -> StacApi:
-    items = fixture_items(
-        fixtures_dir,
+    names = [
         "cdse/item_sentinel-1-slc_S1A_IW_SLC__1SDV_20250104T000000_C1A6.json",
         "cdse/item_sentinel-1-grd-cog_S1A_IW_GRDH_1SDV_20240607T000653_6EE4_COG.json",
         "cdse/item_sentinel-2-l2a_S2A_MSIL2A_20220217T183431_N0510_R027_T13VEK.json",
         "cdse/item_sentinel-2-l1c_S2A_MSIL1C_20240116T000741_N0510_R130_T51CVP.json",
-    )
-    api = StacApi(items, conformance=FILTER_CONFORMANCE)
-    serve(api)
-    return api
+    ]
+    return served_api(serve, fixtures_dir, names, conformance=FILTER_CONFORMANCE)
 
 
 @pytest.fixture
