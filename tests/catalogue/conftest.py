@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from tests.catalogue.servers import (
     StacReplay,
     load_cassette,
 )
+from tests.processes import free_port
 
 S1_SAFE = "s1_safe"
 FILTER_CONFORMANCE = (
@@ -153,17 +153,11 @@ def s1_safe_dir(fixtures_dir: Path) -> Path:
 # -- S3 (moto server behind a byte-counting proxy) ----------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A moto S3 server (`moto_server -H 127.0.0.1 -p PORT`) for the session."""
     executable = Path(sys.executable).parent / "moto_server"
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(executable), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
