@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from geocube_ingest.api.schemas import SceneToIngest
@@ -62,12 +63,7 @@ def new_scene(aoi: str, body: SceneToIngest) -> NewScene:
 
 
 def footprint_properties(footprint: Footprint) -> dict[str, Any]:
-    return {
-        "kind": footprint.kind,
-        "id": footprint.id,
-        "source_id": footprint.source_id,
-        "status": footprint.status,
-        "scene_id": footprint.scene_id,
-        "date": footprint.date,
-        "message": footprint.message,
-    }
+    """Every field but the footprint itself, which is the feature's geometry."""
+    properties = dataclasses.asdict(footprint)
+    del properties["wkt"]
+    return properties

@@ -101,9 +101,13 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _fields(data: Any) -> dict[str, Any] | None:
-    """A copy of a JSON object to adjust before validation (None: not an object, left to pydantic)."""
-    return dict(data) if isinstance(data, dict) else None
+def _adjusts_objects(adjust: Callable[[type[BaseModel], dict[str, Any]], dict[str, Any]]) -> Any:
+    """A "before" model validator that adjusts a copy of a JSON object; anything else is left to pydantic."""
+
+    def validator(cls: type[BaseModel], data: Any) -> Any:
+        return adjust(cls, dict(data)) if isinstance(data, dict) else data
+
+    return model_validator(mode="before")(validator)  # a classmethod: its first argument is `cls`
 
 
 # Upstream's Go code writes every key of every argument type, the unused ones empty.
@@ -111,13 +115,9 @@ _ARG_KEYS = ("value", "tile_index", "layer", "extension")
 
 
 class _ArgModel(_Model):
-    @model_validator(mode="before")
-    @classmethod
-    def _unused_upstream_keys(cls, data: Any) -> Any:
+    @_adjusts_objects
+    def _unused_upstream_keys(cls: type[BaseModel], fields: dict[str, Any]) -> dict[str, Any]:
         """Drop the keys of other argument types when empty (as Go writes them); refuse them when set."""
-        fields = _fields(data)
-        if fields is None:
-            return data
         for key in set(_ARG_KEYS) - set(cls.model_fields) & set(fields):
             if fields[key] not in ("", 0, None):
                 raise ValueError(f"{key!r} is not used by an argument of type {fields.get('type')!r}")
@@ -180,16 +180,13 @@ class Step(_Model):
     # Upstream's docs give steps their own "KEY=VALUE" envs (added to the graph's).
     envs: Envs = Field(default_factory=list)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _null_args(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            data = dict(data)
-            if "args" in data and data["args"] is None:
-                data["args"] = {}
-            if "envs" in data and data["envs"] is None:
-                data["envs"] = []
-        return data
+    @_adjusts_objects
+    def _null_args(cls: type[BaseModel], fields: dict[str, Any]) -> dict[str, Any]:
+        if "args" in fields and fields["args"] is None:
+            fields["args"] = {}
+        if "envs" in fields and fields["envs"] is None:
+            fields["envs"] = []
+        return fields
 
 
 class InFile(_Model):
@@ -220,13 +217,9 @@ class OutFile(_Model):
     exponent: float = Field(default=1.0, gt=0)
     nbands: int = Field(default=1, ge=1)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _upstream_shapes(cls, data: Any) -> Any:
+    @_adjusts_objects
+    def _upstream_shapes(cls: type[BaseModel], fields: dict[str, Any]) -> dict[str, Any]:
         """A bare dformat string is fixed; Go writes unset numbers as 0 and an unset datatype as "undefined"."""
-        fields = _fields(data)
-        if fields is None:
-            return data
         if isinstance(fields.get("dformat_out"), str):
             fields["dformat_out"] = {"type": "fixed", "value": fields["dformat_out"]}
         for key in ("exponent", "nbands"):
@@ -287,12 +280,8 @@ class Graph(_Model):
     # "KEY=VALUE" environment variables given to python scripts, cmd, snap and docker steps.
     envs: Envs = Field(default_factory=list)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _upstream_nulls(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
+    @_adjusts_objects
+    def _upstream_nulls(cls: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
         for key in ("config", "processing_steps", "envs"):
             if key in data and data[key] is None:
                 data.pop(key)

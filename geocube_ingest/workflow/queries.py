@@ -28,18 +28,23 @@ SCENE_COLUMNS = (
 )
 
 
+def _entity_fields(row: Row[Any]) -> dict[str, Any]:
+    """The fields a scene and a tile share, from the columns of their own row."""
+    return {
+        "id": row.id,
+        "aoi": row.aoi_id,
+        "source_id": row.source_id,
+        "status": Status(row.status),
+        "message": row.message,
+        "data": row.data or {},
+        "date": row.date,
+        "footprint": row.footprint,
+        "retry_countdown": row.retry_countdown,
+    }
+
+
 def _scene(row: Row[Any]) -> Scene:
-    return Scene(
-        id=row.id,
-        aoi=row.aoi_id,
-        source_id=row.source_id,
-        status=Status(row.status),
-        message=row.message,
-        data=row.data or {},
-        date=row.date,
-        footprint=row.footprint,
-        retry_countdown=row.retry_countdown,
-    )
+    return Scene(**_entity_fields(row))
 
 
 def _tile_query() -> Select[Any]:
@@ -64,21 +69,13 @@ def _tile_query() -> Select[Any]:
 
 def _tile(row: Row[Any]) -> Tile:
     return Tile(
-        id=row.id,
-        aoi=row.aoi_id,
+        **_entity_fields(row),
         scene_id=row.scene_id,
         scene_source_id=row.scene_source_id,
         scene_status=Status(row.scene_status),
         scene_data=row.scene_data or {},
-        source_id=row.source_id,
-        status=Status(row.status),
-        message=row.message,
-        data=row.data or {},
         previous_id=row.prev,
         reference_id=row.ref,
-        date=row.date,
-        footprint=row.footprint,
-        retry_countdown=row.retry_countdown,
     )
 
 

@@ -9,6 +9,7 @@ Tests check both give the same JSON on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -26,14 +27,7 @@ from geocube_ingest.workflow.tables import SceneRow, TileRow
 
 
 def counts_json(counts: StatusCounts) -> dict[str, int]:
-    return {
-        "new": counts.new,
-        "pending": counts.pending,
-        "done": counts.done,
-        "retry": counts.retry,
-        "failed": counts.failed,
-        "total": counts.total,
-    }
+    return {**dataclasses.asdict(counts), "total": counts.total}
 
 
 def aoi_json(info: AOIInfo, details: bool = False) -> dict[str, Any]:

@@ -55,7 +55,20 @@ class AOIRow(WorkflowBase):
     geometry: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class SceneRow(LeaseColumns, TemporaryColumns, WorkflowBase):
+class ItemColumns:
+    """What scenes and tiles both have: a name in their parent, a status, data and a footprint."""
+
+    source_id: Mapped[str] = mapped_column(String(512), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    message: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
+    footprint: Mapped[str | None] = mapped_column(Text, nullable=True)
+    retry_countdown: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class SceneRow(ItemColumns, LeaseColumns, TemporaryColumns, WorkflowBase):
     __tablename__ = "scene"
     __table_args__ = (
         UniqueConstraint("aoi_id", "source_id"),
@@ -66,18 +79,10 @@ class SceneRow(LeaseColumns, TemporaryColumns, WorkflowBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     aoi_id: Mapped[str] = mapped_column(ForeignKey("aoi.id"), nullable=False, index=True)
-    source_id: Mapped[str] = mapped_column(String(512), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
-    message: Mapped[str] = mapped_column(Text, nullable=False, default="")
-    data: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
     date: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
-    footprint: Mapped[str | None] = mapped_column(Text, nullable=True)
-    retry_countdown: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
-class TileRow(LeaseColumns, TemporaryColumns, WorkflowBase):
+class TileRow(ItemColumns, LeaseColumns, TemporaryColumns, WorkflowBase):
     __tablename__ = "tile"
     __table_args__ = (
         UniqueConstraint("scene_id", "source_id"),
@@ -89,16 +94,8 @@ class TileRow(LeaseColumns, TemporaryColumns, WorkflowBase):
     scene_id: Mapped[int] = mapped_column(ForeignKey("scene.id"), nullable=False, index=True)
     # Denormalised from the scene: every monitoring query is per AOI.
     aoi_id: Mapped[str] = mapped_column(ForeignKey("aoi.id"), nullable=False)
-    source_id: Mapped[str] = mapped_column(String(512), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
-    message: Mapped[str] = mapped_column(Text, nullable=False, default="")
-    data: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
     prev: Mapped[int | None] = mapped_column(ForeignKey("tile.id"), nullable=True, index=True)
     ref: Mapped[int | None] = mapped_column(ForeignKey("tile.id"), nullable=True, index=True)
-    footprint: Mapped[str | None] = mapped_column(Text, nullable=True)
-    retry_countdown: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class EventRow(WorkflowBase):

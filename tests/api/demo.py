@@ -63,6 +63,15 @@ class DemoAOI:
     tile_ids: list[int]
 
 
+def retryable_tile(workflow: Workflow, aoi: str) -> int:
+    """A RETRY tile whose scene and previous tile are DONE (so a manual retry is allowed)."""
+    for tile in workflow.tiles(aoi, "RETRY"):
+        previous = workflow.tile(tile.previous_id) if tile.previous_id else None
+        if tile.scene_status.value == "DONE" and (previous is None or previous.status.value == "DONE"):
+            return tile.id
+    raise AssertionError("the demo has no retryable tile")
+
+
 def _s1_scene_name(day: datetime, orbit: int) -> str:
     stamp = day.strftime("%Y%m%dT135117")
     stop = day.strftime("%Y%m%dT135144")

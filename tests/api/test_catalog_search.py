@@ -16,23 +16,14 @@ import pytest
 from geocube_ingest.catalogue import list_tiles, scenes_from_geojson, scenes_to_geojson, to_workflow
 from geocube_ingest.payload import Payload
 from tests.api.conftest import RunningServer, StartServer
-from tests.catalogue.helpers import S1_NAME, repeat_pass, s1_payload
+from tests.catalogue.helpers import S1_NAME, S2_DEMO, repeat_pass, s1_payload
 from tests.catalogue.servers import StacApi
 
 PAYLOAD: dict[str, Any] = {
-    "type": "Feature",
+    **S2_DEMO,
     "name": "FrontRangeS2",
-    "geometry": {
-        "type": "Polygon",
-        "coordinates": [[[-105.3, 39.9], [-105.0, 39.9], [-105.0, 40.3], [-105.3, 40.3], [-105.3, 39.9]]],
-    },
-    "start_time": "2024-03-30T00:00:00Z",
-    "end_time": "2024-04-25T00:00:00Z",
-    "scene_type": {"constellation": "sentinel2", "parameters": {"producttype": "L2A"}},
-    "scene_graph_name": "CopyProductToStorage",
     "tile_graph_name": "ChangeFromPrevious",
     "record_tags": {"area": "Front Range", "source": "api-tests"},
-    "is_retriable": True,
 }
 SCENE_PROPERTIES = {"aoi", "data", "id", "source_id", "tags", "wkt"}
 SCENE_DATA = {"date", "graph_config", "graph_name", "is_retriable", "metadata", "record_id", "storage_uri", "uuid"}

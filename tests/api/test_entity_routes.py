@@ -5,16 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.api.conftest import RunningServer
-from tests.api.demo import DemoAOI
-
-
-def _retry_tile(server: RunningServer, aoi: str) -> int:
-    """A RETRY tile whose scene and previous tile are DONE (so a manual retry is allowed)."""
-    for tile in server.workflow.tiles(aoi, "RETRY"):
-        previous = server.workflow.tile(tile.previous_id) if tile.previous_id else None
-        if tile.scene_status.value == "DONE" and (previous is None or previous.status.value == "DONE"):
-            return tile.id
-    raise AssertionError("the demo has no retryable tile")
+from tests.api.demo import DemoAOI, retryable_tile
 
 
 def test_get_scene_and_tile_in_the_seed_shapes(client: httpx.Client, s1_demo: DemoAOI) -> None:
@@ -45,7 +36,7 @@ def test_get_scene_and_tile_in_the_seed_shapes(client: httpx.Client, s1_demo: De
 def test_retry_a_retry_tile_then_refused_transitions(
     client: httpx.Client, s1_demo: DemoAOI, server: RunningServer
 ) -> None:
-    tile_id = _retry_tile(server, s1_demo.name)
+    tile_id = retryable_tile(server.workflow, s1_demo.name)
     before = client.get(f"/tile/{tile_id}").json()
     assert before["status"] == "RETRY" and before["message"]
 
@@ -69,7 +60,7 @@ def test_retry_a_retry_tile_then_refused_transitions(
 
 
 def test_fail_relinks_dependants(client: httpx.Client, s1_demo: DemoAOI, server: RunningServer) -> None:
-    tile_id = _retry_tile(server, s1_demo.name)
+    tile_id = retryable_tile(server.workflow, s1_demo.name)
     tile = client.get(f"/tile/{tile_id}").json()
     dependants = [t for t in client.get(f"/aoi/{s1_demo.name}/tiles").json() if t["PreviousID"] == tile_id]
     assert dependants
@@ -108,7 +99,7 @@ def test_scene_retry_fail_and_force(client: httpx.Client, s1_demo: DemoAOI, serv
 
 
 def test_force_tile_done_dispatches_dependants(client: httpx.Client, s1_demo: DemoAOI, server: RunningServer) -> None:
-    tile_id = _retry_tile(server, s1_demo.name)
+    tile_id = retryable_tile(server.workflow, s1_demo.name)
     dependants = [t["id"] for t in client.get(f"/aoi/{s1_demo.name}/tiles").json() if t["PreviousID"] == tile_id]
     done = client.put(f"/tile/{tile_id}/force/DONE")
     assert done.status_code == 200 and done.json()["status"] == "DONE"
@@ -150,7 +141,7 @@ def test_events_limit(client: httpx.Client, s1_demo: DemoAOI) -> None:
 
 def test_manual_retry_spends_a_retry(client: httpx.Client, s1_demo: DemoAOI, server: RunningServer) -> None:
     """As in the seed's examples: a manual retry with none left shows -1."""
-    tile_id = _retry_tile(server, s1_demo.name)
+    tile_id = retryable_tile(server.workflow, s1_demo.name)
     assert client.get(f"/tile/{tile_id}").json()["RetryCountDown"] == 0
     assert client.put(f"/tile/{tile_id}/retry").json()["RetryCountDown"] == -1
 

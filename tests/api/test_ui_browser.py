@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.api.conftest import RunningServer, StartServer
-from tests.api.demo import build_s1, build_s2
+from tests.api.demo import build_s1, build_s2, retryable_tile
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -86,14 +86,6 @@ class Watched:
         self.context.close()
 
 
-def _retryable_tile(server: RunningServer, aoi: str) -> int:
-    for tile in server.workflow.tiles(aoi, "RETRY"):
-        previous = server.workflow.tile(tile.previous_id) if tile.previous_id else None
-        if tile.scene_status.value == "DONE" and (previous is None or previous.status.value == "DONE"):
-            return tile.id
-    raise AssertionError("no retryable tile in the demo")
-
-
 def test_operator_loads_an_aoi_and_retries_a_tile(
     browser: Browser, start_server: StartServer, fixtures_dir: Path, artifacts: Path
 ) -> None:
@@ -137,7 +129,7 @@ def test_operator_loads_an_aoi_and_retries_a_tile(
         page.screenshot(path=str(artifacts / "ui-aoi-s1.png"))
 
         # Retry a RETRY tile from its details, after confirming.
-        tile_id = _retryable_tile(server, s1.name)
+        tile_id = retryable_tile(server.workflow, s1.name)
         page.locator(".chip", has_text="RETRY").click()
         expect(page.locator("#table-body tr")).to_have_count(summary.tiles.retry)
         row = page.locator(f'#table-body tr[data-key="tile-{tile_id}"]')

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from geocube_ingest.payload import Payload
 from geocube_ingest.settings import CatalogueProviderSettings, CatalogueSettings, S3Settings, Settings
+from tests.catalogue.helpers import S2_DEMO
 from tests.catalogue.servers import (
     LocalServer,
     ProxyApp,
@@ -24,6 +24,7 @@ from tests.catalogue.servers import (
     StacReplay,
     load_cassette,
 )
+from tests.processes import free_port
 
 S1_SAFE = "s1_safe"
 FILTER_CONFORMANCE = (
@@ -62,6 +63,13 @@ def fixture_items(fixtures_dir: Path, *names: str) -> list[dict[str, Any]]:
     return items
 
 
+def served_api(serve: Callable[[Any], LocalServer], fixtures_dir: Path, names: list[str], **options: Any) -> StacApi:
+    """A running local STAC API holding the items of these fixture files."""
+    api = StacApi(fixture_items(fixtures_dir, *names), **options)
+    serve(api)
+    return api
+
+
 @pytest.fixture
 def earth_search_landing(fixtures_dir: Path) -> dict[str, Any]:
     cassette = load_cassette(fixtures_dir / "stac/cassettes/earth_search_v1_search_filter_cloudcover_2pages.yaml")
@@ -71,43 +79,34 @@ def earth_search_landing(fixtures_dir: Path) -> dict[str, Any]:
 @pytest.fixture
 def earth_search(serve, fixtures_dir: Path, earth_search_landing: dict[str, Any]) -> StacApi:
     """A local STAC API with Earth Search's recorded landing page and items."""
-    items = fixture_items(
-        fixtures_dir,
+    names = [
         "earth_search/itemcollection_sentinel-2-c1-l2a_T13TDE_10items.json",
         "earth_search/search_sentinel-2-l1c_limit1.json",
         "earth_search/search_filter_cloudcover_page1.json",
-    )
-    api = StacApi(items, landing=earth_search_landing)
-    serve(api)
-    return api
+    ]
+    return served_api(serve, fixtures_dir, names, landing=earth_search_landing)
 
 
 @pytest.fixture
 def planetary_computer(serve, fixtures_dir: Path) -> StacApi:
-    items = fixture_items(
-        fixtures_dir,
+    names = [
         "planetary_computer/itemcollection_sentinel-2-l2a_T13TDE_2items.json",
         "planetary_computer/search_sentinel-2-l2a_datetime_33items.json",
         "planetary_computer/item_sentinel-2-l2a_S2B_MSIL2A_20190629T212529_R043_T06VVN.json",
         "planetary_computer/item_sentinel-1-grd_S1A_EW_GRDM_1SSH_20220505T235314_staging.json",
-    )
-    api = StacApi(items, conformance=FILTER_CONFORMANCE, root="/api/stac/v1")
-    serve(api)
-    return api
+    ]
+    return served_api(serve, fixtures_dir, names, conformance=FILTER_CONFORMANCE, root="/api/stac/v1")
 
 
 @pytest.fixture
 def cdse_stac(serve, fixtures_dir: Path) -> StacApi:
-    items = fixture_items(
-        fixtures_dir,
+    names = [
         "cdse/item_sentinel-1-slc_S1A_IW_SLC__1SDV_20250104T000000_C1A6.json",
         "cdse/item_sentinel-1-grd-cog_S1A_IW_GRDH_1SDV_20240607T000653_6EE4_COG.json",
         "cdse/item_sentinel-2-l2a_S2A_MSIL2A_20220217T183431_N0510_R027_T13VEK.json",
         "cdse/item_sentinel-2-l1c_S2A_MSIL1C_20240116T000741_N0510_R130_T51CVP.json",
-    )
-    api = StacApi(items, conformance=FILTER_CONFORMANCE)
-    serve(api)
-    return api
+    ]
+    return served_api(serve, fixtures_dir, names, conformance=FILTER_CONFORMANCE)
 
 
 @pytest.fixture
@@ -136,24 +135,6 @@ def settings_with(*providers: dict[str, Any], **catalogue: Any) -> Settings:
     return Settings(catalogue=CatalogueSettings(providers=configs, **options))
 
 
-S2_DEMO = {
-    "type": "Feature",
-    "name": "DenmarkDemoS2",
-    "geometry": {
-        "type": "Polygon",
-        "coordinates": [[[-105.3, 39.9], [-105.0, 39.9], [-105.0, 40.3], [-105.3, 40.3], [-105.3, 39.9]]],
-    },
-    "start_time": "2024-03-30T00:00:00Z",
-    "end_time": "2024-04-25T00:00:00Z",
-    "scene_type": {"constellation": "sentinel2", "parameters": {"producttype": "L2A"}},
-    "scene_graph_name": "CopyProductToStorage",
-    "tile_graph_name": "Pass",
-    "graph_config": {},
-    "record_tags": {"area": "Denmark", "provider": "geocube-ingester", "source": "tutorial"},
-    "is_retriable": True,
-}
-
-
 @pytest.fixture
 def s2_payload_doc() -> dict[str, Any]:
     return json.loads(json.dumps(S2_DEMO))
@@ -172,17 +153,11 @@ def s1_safe_dir(fixtures_dir: Path) -> Path:
 # -- S3 (moto server behind a byte-counting proxy) ----------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A moto S3 server (`moto_server -H 127.0.0.1 -p PORT`) for the session."""
     executable = Path(sys.executable).parent / "moto_server"
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(executable), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

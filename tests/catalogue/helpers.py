@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,24 @@ from geocube_ingest.payload import Payload
 S1_NAME = "S1A_IW_SLC__1SDV_20200511T135117_20200511T135144_032518_03C421_7768"
 REPEAT_DAYS = 12  # one Sentinel-1 cycle: 175 orbits
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?")
+
+
+S2_DEMO: dict[str, Any] = {  # the S2 area of the tutorial, as a client sends it
+    "type": "Feature",
+    "name": "DenmarkDemoS2",
+    "geometry": {
+        "type": "Polygon",
+        "coordinates": [[[-105.3, 39.9], [-105.0, 39.9], [-105.0, 40.3], [-105.3, 40.3], [-105.3, 39.9]]],
+    },
+    "start_time": "2024-03-30T00:00:00Z",
+    "end_time": "2024-04-25T00:00:00Z",
+    "scene_type": {"constellation": "sentinel2", "parameters": {"producttype": "L2A"}},
+    "scene_graph_name": "CopyProductToStorage",
+    "tile_graph_name": "Pass",
+    "graph_config": {},
+    "record_tags": {"area": "Denmark", "provider": "geocube-ingester", "source": "tutorial"},
+    "is_retriable": True,
+}
 
 
 def s2_scene(when: datetime, tile: str = "T13TDE") -> CatalogueScene:
@@ -29,19 +48,22 @@ def s2_scene(when: datetime, tile: str = "T13TDE") -> CatalogueScene:
     )
 
 
-def s2_payload(**changes: Any) -> Payload:
-    document = {
-        "name": "Front-Range",
-        "wkt": "POLYGON ((-105.3 39.9, -105 39.9, -105 40.3, -105.3 40.3, -105.3 39.9))",
-        "start_time": "2023-01-01T00:00:00Z",
-        "end_time": "2025-01-01T00:00:00Z",
-        "scene_type": {"constellation": "sentinel2", "parameters": {"producttype": "L2A"}},
-        "scene_graph_name": "CopyProductToStorage",
-        "tile_graph_name": "Pass",
-        "is_retriable": True,
-    }
-    document.update(changes)
-    return Payload.parse(document)
+def area_payload(
+    *, scene_graph_name: str = "CopyProductToStorage", tile_graph_name: str = "Pass", **fields: Any
+) -> Payload:
+    """A payload of the catalogue tests: an area, a window and a scene type; graphs that only copy by default."""
+    return Payload.parse({"scene_graph_name": scene_graph_name, "tile_graph_name": tile_graph_name, **fields})
+
+
+s2_payload = partial(
+    area_payload,
+    name="Front-Range",
+    wkt="POLYGON ((-105.3 39.9, -105 39.9, -105 40.3, -105.3 40.3, -105.3 39.9))",
+    start_time="2023-01-01T00:00:00Z",
+    end_time="2025-01-01T00:00:00Z",
+    scene_type={"constellation": "sentinel2", "parameters": {"producttype": "L2A"}},
+    is_retriable=True,
+)
 
 
 def _shift_text(text: str, cycles: int) -> str:
@@ -81,17 +103,18 @@ def repeat_pass(source: Path, target_dir: Path, cycles: int) -> CatalogueScene:
     return CatalogueScene(name, start, footprint, uuid=name, tags=tags)
 
 
+_s1_payload = partial(
+    area_payload,
+    name="Nevada",
+    # Over the middle of the product: a few bursts of each swath.
+    wkt="POLYGON ((-117.2 38.0, -116.6 38.0, -116.6 38.3, -117.2 38.3, -117.2 38.0))",
+    start_time="2020-01-01T00:00:00Z",
+    end_time="2021-01-01T00:00:00Z",
+    scene_type={"constellation": "sentinel1"},
+    scene_graph_name="S1Preprocessing",
+    tile_graph_name="S1BackscatterCoherence",
+)
+
+
 def s1_payload(annotations: str, **changes: Any) -> Payload:
-    document = {
-        "name": "Nevada",
-        # Over the middle of the product: a few bursts of each swath.
-        "wkt": "POLYGON ((-117.2 38.0, -116.6 38.0, -116.6 38.3, -117.2 38.3, -117.2 38.0))",
-        "start_time": "2020-01-01T00:00:00Z",
-        "end_time": "2021-01-01T00:00:00Z",
-        "scene_type": {"constellation": "sentinel1"},
-        "scene_graph_name": "S1Preprocessing",
-        "tile_graph_name": "S1BackscatterCoherence",
-        "annotations_urls": [annotations],
-    }
-    document.update(changes)
-    return Payload.parse(document)
+    return _s1_payload(**{"annotations_urls": [annotations], **changes})

@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
 
 from geocube_ingest.catalogue import CatalogueUnavailable, SearchFailed, SearchUnsupported, search_scenes
-from geocube_ingest.payload import Payload
 from tests.catalogue.conftest import settings_with
+from tests.catalogue.helpers import area_payload
 from tests.catalogue.servers import ODataReplay
 
-
-def payload(**changes: Any) -> Payload:
-    document = {
-        "name": "Mariana",
-        "wkt": "POLYGON ((142 13, 144 13, 144 15, 142 15, 142 13))",
-        "start_time": "2020-08-08T00:00:00Z",
-        "end_time": "2020-08-16T00:00:00Z",
-        "scene_type": {"constellation": "sentinel2"},
-        "scene_graph_name": "CopyProductToStorage",
-        "tile_graph_name": "Pass",
-    }
-    document.update(changes)
-    return Payload.parse(document)
+payload = partial(
+    area_payload,
+    name="Mariana",
+    wkt="POLYGON ((142 13, 144 13, 144 15, 142 15, 142 13))",
+    start_time="2020-08-08T00:00:00Z",
+    end_time="2020-08-16T00:00:00Z",
+    scene_type={"constellation": "sentinel2"},
+)
 
 
 def odata(serve, pages: dict[int, Any]) -> tuple[ODataReplay, Any]:

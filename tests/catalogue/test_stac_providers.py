@@ -5,27 +5,19 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 from typing import Any
 
 import pytest
 
 from geocube_ingest.catalogue import CatalogueUnavailable, SearchFailed, SearchUnsupported, search_scenes
-from geocube_ingest.payload import Payload
 from tests.catalogue.conftest import settings_with
+from tests.catalogue.helpers import s2_payload
 
-
-def payload(**changes: Any) -> Payload:
-    document = {
-        "name": "Test",
-        "wkt": "POLYGON ((-105.3 39.9, -105 39.9, -105 40.3, -105.3 40.3, -105.3 39.9))",
-        "start_time": "2024-03-30T00:00:00Z",
-        "end_time": "2024-04-25T00:00:00Z",
-        "scene_type": {"constellation": "sentinel2", "parameters": {"producttype": "L2A"}},
-        "scene_graph_name": "CopyProductToStorage",
-        "tile_graph_name": "Pass",
-    }
-    document.update(changes)
-    return Payload.parse(document)
+# s2_payload's area and scene type over the recorded window of the local APIs.
+payload = partial(
+    s2_payload, name="Test", start_time="2024-03-30T00:00:00Z", end_time="2024-04-25T00:00:00Z", is_retriable=False
+)
 
 
 def searches(api) -> list[dict[str, Any]]:
@@ -117,21 +109,22 @@ def test_temporary_errors_are_retried(earth_search, status: int) -> None:
     assert len([r for r in earth_search.server.requests if r.path.endswith("/search")]) == 3
 
 
-def test_other_client_errors_are_not_retried(earth_search) -> None:
-    settings = settings_with({"preset": "earth-search", "url": earth_search.base}, max_retries=3)
-    earth_search.server.fail(400, times=5, path="/search")
-    with pytest.raises(SearchFailed) as caught:
+@pytest.mark.parametrize(
+    ("status", "max_retries", "error", "message", "tries"),
+    [
+        pytest.param(400, 3, SearchFailed, "earth-search: HTTP 400", 1, id="other-client-errors-are-not-retried"),
+        pytest.param(503, 1, CatalogueUnavailable, "HTTP 503", 2, id="retries-exhausted-is-temporary"),
+    ],
+)
+def test_failed_searches(
+    earth_search, status: int, max_retries: int, error: type[Exception], message: str, tries: int
+) -> None:
+    settings = settings_with({"preset": "earth-search", "url": earth_search.base}, max_retries=max_retries)
+    earth_search.server.fail(status, times=10, path="/search")
+    with pytest.raises(error) as caught:
         search_scenes(payload(), settings=settings)
-    assert "earth-search: HTTP 400" in str(caught.value)
-    assert len([r for r in earth_search.server.requests if r.path.endswith("/search")]) == 1
-
-
-def test_retries_exhausted_is_temporary(earth_search) -> None:
-    settings = settings_with({"preset": "earth-search", "url": earth_search.base}, max_retries=1)
-    earth_search.server.fail(503, times=10, path="/search")
-    with pytest.raises(CatalogueUnavailable) as caught:
-        search_scenes(payload(), settings=settings)
-    assert "HTTP 503" in str(caught.value)
+    assert message in str(caught.value)
+    assert len(searches(earth_search)) == tries
 
 
 def test_the_next_provider_answers_when_one_is_down(earth_search) -> None:

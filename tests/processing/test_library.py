@@ -17,6 +17,7 @@ import rasterio
 from rio_cogeo import cog_validate
 
 from geocube_ingest import storage
+from geocube_ingest.index.base import DatasetToIndex
 from geocube_ingest.processing import process_tile, run_scene_graph
 from geocube_ingest.processing.s2 import S2Product
 from tests.processing.conftest import RecordingIndex, TileFactory, scene_of
@@ -53,6 +54,14 @@ def l2a_bands(n: int = 600) -> dict[str, np.ndarray]:
 def store_product(tile, product: Path, work_dir: Path, storage_uri: str) -> list[str]:  # type: ignore[no-untyped-def]
     stored = run_scene_graph(scene_of(tile), [tile], product, work_dir=work_dir, storage_uri=storage_uri)
     return stored[tile.id]
+
+
+def process_stored(tile, product: Path, tmp_path: Path, index: RecordingIndex) -> dict[str, DatasetToIndex]:  # type: ignore[no-untyped-def]
+    """The scene graph stores the product, then the tile graph runs on it: what was indexed, by layer."""
+    storage_uri = str(tmp_path / "storage")
+    store_product(tile, product, tmp_path / "work", storage_uri)
+    process_tile(tile, None, None, work_dir=tmp_path / "work", storage_uri=storage_uri, index=index)
+    return {d.layer: d for d in index.datasets}
 
 
 def test_copy_product_to_storage_stores_the_safe_zipped(
@@ -119,12 +128,7 @@ def test_s2_indices_ndvi_and_cloud_mask(
     safe = make_s2_safe(tmp_path / "download", fixtures_dir, l2a_bands(n), ext="jp2")
     instances = {"ndvi": "i-ndvi", "cloud_mask": "i-mask"}
     tile = make_tile(7, L2A_ID, "S2Indices", record_id="rec-7", instances=instances)
-    storage_uri = str(tmp_path / "storage")
-    store_product(tile, safe, tmp_path / "work", storage_uri)
-
-    process_tile(tile, None, None, work_dir=tmp_path / "work", storage_uri=storage_uri, index=index)
-
-    by_layer = {d.layer: d for d in index.datasets}
+    by_layer = process_stored(tile, safe, tmp_path, index)
     ndvi, profile, scale, offset = read(by_layer["ndvi"].uri)
     assert profile["dtype"] == "int16" and profile["nodata"] == -32768 and ndvi.shape == (n, n)
     real = np.where(ndvi == -32768, np.nan, ndvi * scale + offset)
@@ -157,12 +161,7 @@ def test_s1_backscatter_in_db_on_utm(
     scene_id = S1_GRD.removesuffix(".SAFE")
     instances = {"sigma0_VV": "i-vv", "sigma0_VH": "i-vh"}
     tile = make_tile(3, scene_id, "S1Backscatter", record_id="rec-3", instances=instances)
-    storage_uri = str(tmp_path / "storage")
-    store_product(tile, safe, tmp_path / "work", storage_uri)
-
-    process_tile(tile, None, None, work_dir=tmp_path / "work", storage_uri=storage_uri, index=index)
-
-    by_layer = {d.layer: d for d in index.datasets}
+    by_layer = process_stored(tile, safe, tmp_path, index)
     with rasterio.open(by_layer["sigma0_VV"].uri) as src:
         assert src.crs.to_epsg() == 32631, "UTM zone of the scene centre (3°E)"
         assert src.res == (20.0, 20.0)

@@ -24,6 +24,31 @@ def problems(tmp_path: Path, body: dict[str, Any], config: dict[str, str] | None
     return {p.location: p.message for p in check_graph(write(tmp_path, body), config=config)}
 
 
+def xarray_step(command: str, **args: dict[str, Any]) -> dict[str, Any]:
+    return {"engine": "xarray", "command": command, "args": args}
+
+
+def tile_file(layer: str, tile_index: int = 0) -> dict[str, Any]:
+    """An `in` argument: a tif of the tile, or of a previous tile (1, 2) of the series."""
+    return {"type": "in", "tile_index": tile_index, "layer": layer, "extension": "tif"}
+
+
+def out_file(layer: str) -> dict[str, Any]:
+    return {"type": "out", "layer": layer, "extension": "tif"}
+
+
+def indexed(layer: str, dformat_key: str, low: float, high: float) -> dict[str, Any]:
+    """A to_index output whose data format is the graph config's `dformat_key`."""
+    return {
+        "layer": layer,
+        "extension": "tif",
+        "action": "to_index",
+        "dformat_out": {"type": "config", "value": dformat_key},
+        "ext_min_value": low,
+        "ext_max_value": high,
+    }
+
+
 def test_engines_and_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GEOCUBE_INGEST_DOCKER__COMMAND", '["no-docker-cli-here"]')
     monkeypatch.setenv("GEOCUBE_INGEST_PROCESSING__SNAP_GPT", "no-gpt-here")
@@ -37,14 +62,7 @@ def test_engines_and_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
             "processing_steps": [
                 {"engine": "teleport", "command": "image"},
                 {"engine": "xarray", "command": "teleport"},
-                {
-                    "engine": "xarray",
-                    "command": "convert",
-                    "args": {
-                        "output": {"type": "out", "layer": "o", "extension": "tif"},
-                        "colour": {"type": "fixed", "value": "red"},
-                    },
-                },
+                xarray_step("convert", output=out_file("o"), colour={"type": "fixed", "value": "red"}),
                 {"engine": "python", "command": "tests.processing.no_such_module_xyz:run"},
                 {"engine": "python", "command": "tests.processing.steps:missing"},
                 {"engine": "python", "command": "scripts/missing.py"},
@@ -94,33 +112,19 @@ def test_inputs_must_be_imported_or_produced_before_use(tmp_path: Path) -> None:
                 [{"layer": "b", "extension": "*"}],
             ],
             "processing_steps": [
-                {
-                    "engine": "xarray",
-                    "command": "convert",
-                    "args": {
-                        "input": {"type": "in", "tile_index": 0, "layer": "made_later", "extension": "tif"},
-                        "output": {"type": "out", "layer": "first", "extension": "tif"},
-                        "resolution": {"type": "config", "value": "missing_key"},
-                    },
-                },
-                {
-                    "engine": "xarray",
-                    "command": "convert",
-                    "args": {
-                        "input": {"type": "in", "tile_index": 0, "layer": "first", "extension": "tif"},
-                        "output": {"type": "out", "layer": "made_later", "extension": "tif"},
-                        "resolution": {"type": "config", "value": "res"},
-                    },
-                },
-                {
-                    "engine": "xarray",
-                    "command": "difference",
-                    "args": {
-                        "input": {"type": "in", "tile_index": 0, "layer": "a", "extension": "tif"},
-                        "other": {"type": "in", "tile_index": 1, "layer": "a", "extension": "tif"},
-                        "output": {"type": "out", "layer": "d", "extension": "tif"},
-                    },
-                },
+                xarray_step(
+                    "convert",
+                    input=tile_file("made_later"),
+                    output=out_file("first"),
+                    resolution={"type": "config", "value": "missing_key"},
+                ),
+                xarray_step(
+                    "convert",
+                    input=tile_file("first"),
+                    output=out_file("made_later"),
+                    resolution={"type": "config", "value": "res"},
+                ),
+                xarray_step("difference", input=tile_file("a"), other=tile_file("a", 1), output=out_file("d")),
             ],
         },
     )
@@ -141,14 +145,7 @@ def test_inputs_must_be_imported_or_produced_before_use(tmp_path: Path) -> None:
 
 def test_outputs(tmp_path: Path) -> None:
     """Several problems may share a location: all are reported, in order."""
-    step = {
-        "engine": "xarray",
-        "command": "convert",
-        "args": {
-            "input": {"type": "in", "tile_index": 0, "layer": "a", "extension": "tif"},
-            "output": {"type": "out", "layer": "made", "extension": "tif"},
-        },
-    }
+    step = xarray_step("convert", input=tile_file("a"), output=out_file("made"))
     found = [
         (p.location, p.message)
         for p in check_graph(
@@ -160,25 +157,11 @@ def test_outputs(tmp_path: Path) -> None:
                     "processing_steps": [step],
                     "out_files": [
                         [
-                            {
-                                "layer": "made",
-                                "extension": "tif",
-                                "action": "to_index",
-                                "dformat_out": {"type": "config", "value": "fmt"},
-                                "ext_min_value": 0,
-                                "ext_max_value": 1,
-                            },
+                            indexed("made", "fmt", 0, 1),
                             {"layer": "made", "extension": "tif", "action": "to_index"},
                             {"layer": "ghost", "extension": "tif", "action": "to_create"},
                             {"layer": "maybe", "extension": "tif", "action": "to_create", "condition": "file_exists"},
-                            {
-                                "layer": "a",
-                                "extension": "tif",
-                                "action": "to_index",
-                                "dformat_out": {"type": "config", "value": "broken"},
-                                "ext_min_value": 2,
-                                "ext_max_value": 1,
-                            },
+                            indexed("a", "broken", 2, 1),
                             {"layer": "x", "extension": "*", "action": "to_delete"},
                             {"layer": "product", "extension": "*", "action": "to_create"},
                         ],

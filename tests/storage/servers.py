@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,10 @@ import pytest
 from pydantic import SecretStr
 
 from geocube_ingest.settings import GCSSettings, S3Settings
+from tests.processes import free_port, stop_process
 
 S3_KEY = "AKIAMOTOTESTKEY00001"
 S3_SECRET = "moto-secret-9f8e7d6c5b4a"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _executable(name: str) -> str:
@@ -51,15 +45,6 @@ def _wait(url: str, process: subprocess.Popen[bytes], what: str, timeout: float 
             time.sleep(0.1)
     process.kill()
     pytest.fail(f"{what} did not start within {timeout} s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @dataclass(frozen=True)
@@ -117,7 +102,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     endpoint = f"http://127.0.0.1:{port}"
     _wait(endpoint, process, "moto_server")
     yield S3Server(endpoint)
-    _stop(process)
+    stop_process(process)
     log.close()
 
 
@@ -136,5 +121,5 @@ def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GCSServer]:
     endpoint = f"http://127.0.0.1:{port}"
     _wait(endpoint, process, "gcp-storage-emulator")
     yield GCSServer(endpoint)
-    _stop(process)
+    stop_process(process)
     log.close()
