@@ -2,8 +2,9 @@
 
 A `distributed.LocalCluster` by default, or any scheduler address from settings to scale
 out (dask-jobqueue, dask-kubernetes, Coiled...). A client is created once per process and
-per cluster configuration: nothing here is shared with workers, so tasks run the same on
-threads, on local processes or on other machines (as long as they see the work folder).
+per cluster configuration. With a scheduler, whole jobs are tasks (`processing.submit`);
+inside a job on a worker, chunked steps compute with that worker's threads
+(`job_client`), since the job's files are in its scratch folder, on that machine only.
 """
 
 from __future__ import annotations
@@ -85,6 +86,52 @@ def get_client(settings: Settings | None = None) -> Client:
             entry = None
         if entry is None:
             entry = _start(settings.processing)
+            _entries[key] = entry
+        return entry.client
+
+
+def _in_worker() -> int | None:
+    """The thread count of the Dask worker running this code, None outside a worker task."""
+    from distributed import get_worker
+
+    try:
+        return int(get_worker().state.nthreads)
+    except ValueError:
+        return None
+
+
+def _start_threads(threads: int) -> _Entry:
+    cluster = LocalCluster(
+        n_workers=1,
+        threads_per_worker=threads,
+        processes=False,
+        memory_limit=0,  # the worker running the job has its own limit
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    log.info("jobs on this worker compute their chunks with %d local threads", threads)
+    return _Entry(os.getpid(), Client(cluster, set_as_default=False), cluster)
+
+
+def job_client(settings: Settings | None = None) -> Client:
+    """The client a job's chunked steps compute with.
+
+    In the orchestrating process: the configured cluster (`get_client`). Inside a job that runs
+    as a task on a Dask worker: threads of that worker process (as many as the worker has),
+    started once per process, because the job's inputs are in its scratch folder, which no
+    other worker sees. Jobs spread over the workers; the chunks of one job stay on its machine.
+    """
+    threads = _in_worker()
+    if threads is None:
+        return get_client(settings)
+    key: tuple[object, ...] = ("job-threads", threads)
+    with _lock:
+        entry = _entries.get(key)
+        if entry is not None and (entry.pid != os.getpid() or entry.client.status != "running"):
+            _entries.pop(key, None)
+            entry = None
+        if entry is None:
+            entry = _start_threads(threads)
             _entries[key] = entry
         return entry.client
 

@@ -1,0 +1,129 @@
+"""The demo on a Dask cluster whose workers see storage only (issue 11).
+
+A scheduler and two one-thread `dask worker` processes, each in its own mount namespace with a
+tmpfs over /tmp (the demo's home, work folders, catalogue and products are all there), S3 on a
+moto server, the workflow database and index on PostgreSQL. `geocube-ingest demo` runs the S2
+and S1 payloads through the Prefect flow; then again without Prefect while a worker is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from rio_cogeo.cogeo import cog_validate
+from sqlalchemy import create_engine, text
+
+from geocube_ingest import storage
+from geocube_ingest.demo import s1_world
+from geocube_ingest.demo.build import AOI_NAME
+from geocube_ingest.index.cube import open_cube
+from geocube_ingest.index.embedded import EmbeddedIndex
+from geocube_ingest.settings import Settings
+from geocube_ingest.workflow import Workflow
+from tests.cluster.conftest import Cluster, orchestrator_env
+
+pytestmark = pytest.mark.slow
+
+AOIS = {AOI_NAME: (9, ("NDVI", "demo")), s1_world.AOI_NAME: (4, ("Sigma0dB", "VV"))}
+
+
+@pytest.fixture
+def database(pg_url: str) -> str:
+    """A database of its own (the demo's AOIs have fixed names)."""
+    name = f"gci_cluster_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return pg_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def demo_command(cluster: Cluster, database: str, home: Path, *extra: str) -> tuple[list[str], dict[str, str]]:
+    bucket = cluster.s3.new_bucket()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEOCUBE_INGEST_", "PREFECT_", "AWS_"))}
+    env.update(orchestrator_env(cluster, bucket, database))
+    env.update({"GEOCUBE_INGEST_HOME": str(home), "PREFECT_HOME": str(home / "prefect"), "COLUMNS": "120"})
+    return [sys.executable, "-m", "geocube_ingest.cli.main", "demo", *extra], env
+
+
+def settings_of(env: dict[str, str]) -> Settings:
+    saved = dict(os.environ)
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("GEOCUBE_INGEST_", "AWS_"))})
+    try:
+        return Settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def check_ingested(settings: Settings) -> None:
+    """Every tile DONE, every COG valid in S3, the STAC collections readable, the cubes open from S3."""
+    workflow = Workflow(settings=settings)
+    index = EmbeddedIndex(settings=settings)
+    for aoi, (tiles, (variable, instance)) in AOIS.items():
+        summary = workflow.summary(aoi)
+        assert (summary.tiles.done, summary.tiles.total) == (tiles, tiles), summary
+        assert (summary.scenes.done, summary.scenes.total) == (tiles, tiles), summary
+        collection = storage.join(settings.resolved_storage_uri, aoi, "stac", "collection.json")
+        assert '"type": "Collection"' in storage.read_bytes(collection, settings=settings).decode().replace(
+            '"type":"Collection"', '"type": "Collection"'
+        )
+        cube = open_cube(variable, instance, collection=aoi, settings=settings)
+        assert cube.sizes["time"] == tiles
+        assert float(cube.isnull().mean()) < 1.0
+    datasets = index.datasets()
+    assert datasets and all(d.uri.startswith("s3://") for d in datasets)
+    with storage.rasterio_env(datasets[0].uri, settings=settings):
+        for uri in {d.uri for d in datasets}:
+            valid, errors, _ = cog_validate(storage.gdal_path(uri), quiet=True)
+            assert valid, (uri, errors)
+    # Nothing duplicated: one dataset per record and instance, one record per scene.
+    pairs = Counter((d.record_id, d.instance_id) for d in datasets)
+    assert max(pairs.values()) == 1, [p for p, n in pairs.items() if n > 1]
+    assert index.counts()["records"] == sum(t for t, _ in AOIS.values())
+    staged = storage.join(settings.resolved_storage_uri, ".staging")
+    assert not storage.exists(staged, settings=settings) or not storage.listdir(staged, settings=settings)
+
+
+def test_demo_through_prefect_on_isolated_workers(isolated_cluster: Cluster, database: str, tmp_path: Path) -> None:
+    command, env = demo_command(isolated_cluster, database, tmp_path / "home")
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    output = result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, output + isolated_cluster.log("w1")
+    assert "Ingesting LongmontDemoS2 (Prefect flow ingest-aoi)" in result.stdout
+    assert "Cube: NDVI/demo, 9 dates" in result.stdout and "Cube: Sigma0dB/VV, 4 dates" in result.stdout
+    check_ingested(settings_of(env))
+    jobs = isolated_cluster.jobs()
+    assert set(jobs) == {"w1", "w2"} and all(jobs.values()), jobs  # both workers ran tile and scene jobs
+    assert len(set().union(*jobs.values())) == 2 * sum(t for t, _ in AOIS.values()), jobs
+
+
+def test_a_worker_killed_mid_run(isolated_cluster: Cluster, database: str, tmp_path: Path) -> None:
+    command, env = demo_command(isolated_cluster, database, tmp_path / "home", "--no-prefect")
+    settings = settings_of(env)
+    log = (tmp_path / "demo.log").open("wb")
+    run = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and run.poll() is None:
+            try:
+                done = Workflow(settings=settings).summary(AOI_NAME).tiles.done
+            except Exception:  # the database is not there yet
+                done = 0
+            if done >= 2:
+                break
+            time.sleep(0.3)
+        assert run.poll() is None, (tmp_path / "demo.log").read_text()[-3000:]
+        isolated_cluster.kill("w1")
+        assert run.wait(900) == 0, (tmp_path / "demo.log").read_text()[-3000:]
+    finally:
+        if run.poll() is None:
+            run.kill()
+    check_ingested(settings)
