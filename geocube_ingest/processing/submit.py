@@ -13,9 +13,9 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from geocube_ingest import storage
+from geocube_ingest import shutdown, storage
 from geocube_ingest.errors import FatalError, InvalidInput, NotFound, RetriableError, TaskError
 from geocube_ingest.index.base import Index
 from geocube_ingest.processing.errors import classify_exception
@@ -26,6 +26,9 @@ from geocube_ingest.processing.validate import require_valid
 from geocube_ingest.processing.workspace import SlotTile, scene_slot
 from geocube_ingest.settings import Settings, get_settings
 from geocube_ingest.workflow.models import Scene, Tile
+
+if TYPE_CHECKING:
+    from distributed import Future
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +89,26 @@ def _run_job(
     client = get_client(settings)
     future = client.submit(function, job, shipped_settings(settings), None, key=f"{job.label}-{uuid.uuid4().hex}")
     try:
-        result: T = future.result()
-    except TaskError:
+        result: T = _wait(future)
+    except (TaskError, shutdown.Stopped):
         raise
     except Exception as exc:  # the worker died more often than the scheduler allows, lost connection...
         raise classify_exception(exc, f"{job.label} on the cluster") from exc
     return result
+
+
+def _wait(future: Future) -> Any:
+    """The task's result; once a second, whether this process is asked to stop (the task is then
+    cancelled: its lease is given back, and the job runs again elsewhere)."""
+    while True:
+        try:
+            return future.result(timeout=1.0)
+        except TimeoutError:
+            if future.done():  # the job itself raised a TimeoutError
+                raise
+            if shutdown.requested():
+                future.cancel()
+                raise shutdown.Stopped() from None
 
 
 def finish(outcome: JobResult, *, index: Index | None, settings: Settings) -> ProcessResult:

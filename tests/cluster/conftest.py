@@ -26,6 +26,11 @@ __all__ = ["Cluster", "isolated_cluster", "s3_server"]
 HIDDEN = Path("/tmp")
 
 
+def dask_cli() -> str:
+    """The `dask` command of this environment (scheduler and workers as the README starts them)."""
+    return str(Path(sys.executable).parent / "dask")
+
+
 def worker_env(s3: S3Server) -> dict[str, str]:
     """A worker's own environment: storage credentials, no database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEOCUBE_INGEST_", "PREFECT_", "AWS_"))}
@@ -61,7 +66,7 @@ class Cluster:
 
     def start_worker(self, name: str, threads: int = 1) -> subprocess.Popen[bytes]:
         command = [
-            sys.executable, "-m", "distributed.cli.dask_worker", self.address,
+            dask_cli(), "worker", self.address,
             "--name", name, "--nthreads", str(threads), "--nworkers", "1", "--no-nanny",
             "--no-dashboard", "--local-directory", str(HIDDEN / "dask"), "--host", "127.0.0.1",
         ]  # fmt: skip
@@ -88,6 +93,17 @@ class Cluster:
             names = {address: w["name"] for address, w in client.scheduler_info()["workers"].items()}
             return {str(names.get(address, address)): set(keys) for address, keys in by_address.items()}
 
+    def busy(self, prefix: str = "tile-") -> list[str]:
+        """The workers running a job whose key starts with `prefix`."""
+        with Client(self.address, timeout=30) as client:
+            workers = client.scheduler_info()["workers"]
+            processing = client.processing()
+        return sorted(
+            str(workers[address]["name"])
+            for address, keys in processing.items()
+            if address in workers and any(str(key).startswith(prefix) for key in keys)
+        )
+
     def kill(self, name: str) -> None:
         self.workers[name].send_signal(signal.SIGKILL)
         self.workers[name].wait(10)
@@ -111,8 +127,7 @@ def start_cluster(s3: S3Server, logs: Path, workers: int, threads: int = 1) -> C
     address = f"tcp://127.0.0.1:{port}"
     with (logs / "scheduler.log").open("ab") as log:
         scheduler = subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
-             "--no-dashboard"],
+            [dask_cli(), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     cluster = Cluster(address, s3, logs, scheduler)

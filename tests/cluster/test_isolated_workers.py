@@ -111,19 +111,20 @@ def test_a_worker_killed_mid_run(isolated_cluster: Cluster, database: str, tmp_p
     log = (tmp_path / "demo.log").open("wb")
     run = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 600
+        deadline, busy = time.monotonic() + 600, []
         while time.monotonic() < deadline and run.poll() is None:
-            try:
-                done = Workflow(settings=settings).summary(AOI_NAME).tiles.done
-            except Exception:  # the database is not there yet
-                done = 0
-            if done >= 2:
+            busy = isolated_cluster.busy("tile-")
+            if busy:  # a tile job is running: kill its worker
                 break
-            time.sleep(0.3)
-        assert run.poll() is None, (tmp_path / "demo.log").read_text()[-3000:]
-        isolated_cluster.kill("w1")
+            time.sleep(0.1)
+        assert run.poll() is None and busy, (tmp_path / "demo.log").read_text()[-3000:]
+        victim = busy[0]
+        isolated_cluster.kill(victim)
+        killed_at = Workflow(settings=settings).summary(AOI_NAME).tiles.done
         assert run.wait(900) == 0, (tmp_path / "demo.log").read_text()[-3000:]
     finally:
         if run.poll() is None:
             run.kill()
     check_ingested(settings)
+    assert killed_at < AOIS[AOI_NAME][0], "w1 was killed mid-run"
+    assert set(isolated_cluster.jobs()) == {"w1", "w2"} - {victim}  # the rest ran on the surviving worker
