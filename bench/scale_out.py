@@ -14,7 +14,7 @@ the in-process drain loop. While tiles run it samples its own I/O counters and C
 - raster bytes read and written by the orchestrating process (psutil io_counters; goal: none);
 - its CPU share while tiles run (goal: < 5% of a core).
 
-Needs root (unshare), PostgreSQL on 127.0.0.1:5432 (or GEOCUBE_INGEST_TEST_PG).
+Needs root (unshare), PostgreSQL on 127.0.0.1:5432 (or GEOCUBE_INGEST_BENCH_PG).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import psutil
@@ -51,9 +50,8 @@ def post_aoi(aoi: str, products: list[Path], items: list[dict[str, object]], per
     return per_scene * len(scenes)
 
 
-def run(n_workers: int, per_scene: int, scratch: Path, pg_admin: str) -> None:
-    from sqlalchemy import create_engine, text
-
+def run(n_workers: int, per_scene: int, scratch: Path) -> None:
+    from bench.workflow_scale import drop, postgres_database
     from geocube_ingest.demo.build import _items, build
     from geocube_ingest.pipeline.drain import ThreadRunner, drain
     from geocube_ingest.pipeline.workers import download_batch, process_batch
@@ -66,15 +64,12 @@ def run(n_workers: int, per_scene: int, scratch: Path, pg_admin: str) -> None:
 
     s3 = S3Server(os.environ["BENCH_S3_ENDPOINT"])
     world = build(scratch / "world")
-    database = f"gci_scale_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{database}"'))
+    admin_url, database_url = postgres_database()
     logs = scratch / f"logs-{n_workers}"
     logs.mkdir()
     cluster = start_cluster(s3, logs, workers=n_workers, threads=1)
     try:
-        env = orchestrator_env(cluster, s3.new_bucket(), pg_admin.rsplit("/", 1)[0] + f"/{database}")
+        env = orchestrator_env(cluster, s3.new_bucket(), database_url)
         env["GEOCUBE_INGEST_HOME"] = str(scratch / f"home-{n_workers}")
         env["GEOCUBE_INGEST_SECURITY__FILE_ROOTS"] = f'["{world.folder.resolve()}"]'
         env["GEOCUBE_INGEST_PIPELINE__TILE_CONCURRENCY"] = str(2 * n_workers)
@@ -95,6 +90,10 @@ def run(n_workers: int, per_scene: int, scratch: Path, pg_admin: str) -> None:
             t0 = time.perf_counter()
             drain(workflow, settings, aoi, runner=runner, pools=("download",))
             downloads = time.perf_counter() - t0
+            from geocube_ingest.processing import load_graph
+            from geocube_ingest.processing.validate import require_valid
+
+            require_valid(load_graph("S2Indices", settings), settings, {})  # first imports are not measured
             me = psutil.Process()
             io0, cpu0, t1 = me.io_counters(), me.cpu_times(), time.perf_counter()
             drain(workflow, settings, aoi, runner=runner, pools=("processing",))
@@ -105,9 +104,11 @@ def run(n_workers: int, per_scene: int, scratch: Path, pg_admin: str) -> None:
         summary = workflow.summary(aoi)
         assert summary.tiles.done == tiles, summary
         cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+        load = os.getloadavg()[0]
         print(
             f"{n_workers} worker{'s' * (n_workers > 1)} x 1 thread: {tiles} tiles in {elapsed:.1f} s ="
-            f" {tiles / elapsed:.2f} tiles/s (downloads and staging before: {downloads:.1f} s)"
+            f" {tiles / elapsed:.2f} tiles/s (downloads and staging before: {downloads:.1f} s;"
+            f" load average {load:.1f} on {os.cpu_count()} cores)"
         )
         print(
             f"  orchestrator while tiles ran: read {io1.read_bytes - io0.read_bytes} B,"
@@ -117,12 +118,7 @@ def run(n_workers: int, per_scene: int, scratch: Path, pg_admin: str) -> None:
     finally:
         close_clients()
         cluster.close()
-        from geocube_ingest.database import dispose_engines
-
-        dispose_engines()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
+        drop(admin_url, database_url)
 
 
 def main() -> None:
@@ -134,7 +130,6 @@ def main() -> None:
     parser.add_argument("--tiles-per-scene", type=int, default=2)
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     args = parser.parse_args()
-    pg_admin = os.environ.get("GEOCUBE_INGEST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
     scratch = Path(tempfile.mkdtemp(prefix="gci-scale-"))
     port = free_port()
     moto = subprocess.Popen(
@@ -146,7 +141,7 @@ def main() -> None:
     try:
         time.sleep(2)
         for n in args.workers:
-            run(n, args.tiles_per_scene, scratch, pg_admin)
+            run(n, args.tiles_per_scene, scratch)
     finally:
         moto.terminate()
         moto.wait()

@@ -13,6 +13,7 @@ import atexit
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from distributed import Client, LocalCluster
@@ -76,8 +77,11 @@ def _start(p: ProcessingSettings) -> _Entry:
 
 def get_client(settings: Settings | None = None) -> Client:
     """The client of the configured cluster, started on first use in this process."""
-    settings = settings or get_settings()
-    key = _key(settings.processing)
+    processing = (settings or get_settings()).processing
+    return _cached(_key(processing), lambda: _start(processing))
+
+
+def _cached(key: tuple[object, ...], start: Callable[[], _Entry]) -> Client:
     with _lock:
         entry = _entries.get(key)
         if entry is not None and (entry.pid != os.getpid() or entry.client.status != "running"):
@@ -85,7 +89,7 @@ def get_client(settings: Settings | None = None) -> Client:
             _entries.pop(key, None)
             entry = None
         if entry is None:
-            entry = _start(settings.processing)
+            entry = start()
             _entries[key] = entry
         return entry.client
 
@@ -124,16 +128,7 @@ def job_client(settings: Settings | None = None) -> Client:
     threads = _in_worker()
     if threads is None:
         return get_client(settings)
-    key: tuple[object, ...] = ("job-threads", threads)
-    with _lock:
-        entry = _entries.get(key)
-        if entry is not None and (entry.pid != os.getpid() or entry.client.status != "running"):
-            _entries.pop(key, None)
-            entry = None
-        if entry is None:
-            entry = _start_threads(threads)
-            _entries[key] = entry
-        return entry.client
+    return _cached(("job-threads", threads), lambda: _start_threads(threads))
 
 
 def close_client(settings: Settings | None = None) -> None:
