@@ -99,16 +99,23 @@ def _run_job(
 
 def _wait(future: Future) -> Any:
     """The task's result; once a second, whether this process is asked to stop (the task is then
-    cancelled: its lease is given back, and the job runs again elsewhere)."""
-    while True:
-        try:
-            return future.result(timeout=1.0)
-        except TimeoutError:
-            if future.done():  # the job itself raised a TimeoutError
-                raise
-            if shutdown.requested():
-                future.cancel()
-                raise shutdown.Stopped() from None
+    cancelled: its lease is given back, and the job runs again elsewhere).
+
+    The result is released at once: a finished job held by a worker that dies later would
+    otherwise be run again by the scheduler for nothing.
+    """
+    try:
+        while True:
+            try:
+                return future.result(timeout=1.0)
+            except TimeoutError:
+                if future.done():  # the job itself raised a TimeoutError
+                    raise
+                if shutdown.requested():
+                    future.cancel()
+                    raise shutdown.Stopped() from None
+    finally:
+        future.release()
 
 
 def finish(outcome: JobResult, *, index: Index | None, settings: Settings) -> ProcessResult:

@@ -109,7 +109,7 @@ class Cluster:
         self.workers[name].wait(10)
 
     def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")[-4000:]
+        return (self.logs / f"{name}.log").read_text(errors="replace")
 
     def close(self) -> None:
         for process in [*self.workers.values(), self.scheduler]:
