@@ -13,14 +13,15 @@ import shutil
 import stat
 import tarfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, TypeVar
 
 from geocube_ingest.errors import FatalError, InvalidInput, RetriableError, TemporaryError
 
 _CHUNK = 1024 * 1024
+_Info = TypeVar("_Info", zipfile.ZipInfo, tarfile.TarInfo)
 DEFAULT_MAX_BYTES = 200 * 1024**3
 DEFAULT_MAX_MEMBERS = 1_000_000
 DEFAULT_MAX_RATIO = 100.0
@@ -228,37 +229,38 @@ def _target(root: Path, relative: PurePosixPath) -> Path:
 def _unpack_zip(archive: Path, root: Path, max_bytes: int, max_members: int, max_ratio: float) -> None:
     with zipfile.ZipFile(archive) as zf:
         planned = _plan(_zip_members(zf, archive), archive, max_bytes, max_members, max_ratio)
-        _check_space(root, sum(m.size for m in planned))
-        budget = max_bytes
-        for member, info in zip(planned, zf.infolist(), strict=True):
-            relative = _safe_relative(member.name, archive)
-            if member.is_dir:
-                _target(root, relative).mkdir(parents=True, exist_ok=True)
-                continue
-            parent = root.joinpath(*relative.parts[:-1])
-            parent.mkdir(parents=True, exist_ok=True)
-            target = _target(root, relative)
-            with zf.open(info) as source:
-                budget -= _copy_limited(source, target, min(budget, member.size), archive, member.name)
+        _unpack(planned, zf.infolist(), zf.open, archive, root, max_bytes)
 
 
 def _unpack_tar(archive: Path, root: Path, max_bytes: int, max_members: int, max_ratio: float) -> None:
     with tarfile.open(archive) as tf:
         planned = _plan(_tar_members(tf, archive), archive, max_bytes, max_members, max_ratio)
-        _check_space(root, sum(m.size for m in planned))
-        budget = max_bytes
-        for member, info in zip(planned, tf.getmembers(), strict=True):
-            relative = _safe_relative(member.name, archive)
-            if member.is_dir:
-                _target(root, relative).mkdir(parents=True, exist_ok=True)
-                continue
-            root.joinpath(*relative.parts[:-1]).mkdir(parents=True, exist_ok=True)
-            target = _target(root, relative)
-            source = tf.extractfile(info)
-            if source is None:
-                raise UnsafeArchive(f"refusing to unpack {archive.name}: member {member.name!r} has no content")
-            with source:
-                budget -= _copy_limited(source, target, min(budget, member.size), archive, member.name)
+        _unpack(planned, tf.getmembers(), tf.extractfile, archive, root, max_bytes)
+
+
+def _unpack(
+    planned: list[_Member],
+    infos: Sequence[_Info],
+    open_member: Callable[[_Info], IO[bytes] | None],
+    archive: Path,
+    root: Path,
+    max_bytes: int,
+) -> None:
+    """Write the checked members, counting the bytes really written against the budget."""
+    _check_space(root, sum(m.size for m in planned))
+    budget = max_bytes
+    for member, info in zip(planned, infos, strict=True):
+        relative = _safe_relative(member.name, archive)
+        if member.is_dir:
+            _target(root, relative).mkdir(parents=True, exist_ok=True)
+            continue
+        root.joinpath(*relative.parts[:-1]).mkdir(parents=True, exist_ok=True)
+        target = _target(root, relative)
+        source = open_member(info)
+        if source is None:
+            raise UnsafeArchive(f"refusing to unpack {archive.name}: member {member.name!r} has no content")
+        with source:
+            budget -= _copy_limited(source, target, min(budget, member.size), archive, member.name)
 
 
 def _empty(root: Path) -> None:
