@@ -59,7 +59,7 @@ def run(n_workers: int, per_scene: int, scratch: Path) -> None:
     from geocube_ingest.settings import get_settings
     from geocube_ingest.workflow import Workflow
     from geocube_ingest.workflow.owners import owner_id
-    from tests.cluster.conftest import orchestrator_env, start_cluster
+    from tests.cluster.conftest import orchestrator_env, s3_env, start_cluster
     from tests.storage.servers import S3Server
 
     s3 = S3Server(os.environ["BENCH_S3_ENDPOINT"])
@@ -67,9 +67,9 @@ def run(n_workers: int, per_scene: int, scratch: Path) -> None:
     admin_url, database_url = postgres_database()
     logs = scratch / f"logs-{n_workers}"
     logs.mkdir()
-    cluster = start_cluster(s3, logs, workers=n_workers, threads=1)
+    cluster = start_cluster(s3_env(s3), logs, workers=n_workers, threads=1)
     try:
-        env = orchestrator_env(cluster, s3.new_bucket(), database_url)
+        env = orchestrator_env(cluster, f"s3://{s3.new_bucket()}/cubes", database_url)
         env["GEOCUBE_INGEST_HOME"] = str(scratch / f"home-{n_workers}")
         env["GEOCUBE_INGEST_SECURITY__FILE_ROOTS"] = f'["{world.folder.resolve()}"]'
         env["GEOCUBE_INGEST_PIPELINE__TILE_CONCURRENCY"] = str(2 * n_workers)
