@@ -3,7 +3,7 @@
 The Python API (everything is importable from here, loaded on first use):
 
     import geocube_ingest as gi
-    payload = gi.Payload.parse(open("DenmarkDemoS2.json").read())
+    payload = gi.Payload.parse(open("LongmontDemoS2.json").read())
     scenes = gi.search_scenes(payload).scenes        # catalogue
     report = gi.ingest(payload, progress=True)       # the main job, resumable
     print(report.text())

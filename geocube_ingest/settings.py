@@ -120,6 +120,11 @@ class CatalogueSettings(BaseModel):
         description="Search providers, tried in order until one answers (default: the presets, CDSE OData first).",
     )
     timeout_seconds: float = Field(default=60.0, gt=0, description="Timeout of one catalogue request.")
+    connect_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Connecting to a catalogue: a host that drops connections is left after this (at most timeout).",
+    )
     max_retries: int = Field(default=3, ge=0, description="Retries of a request answered 429/5xx or cut off.")
     backoff_seconds: float = Field(default=1.0, ge=0, description="Back-off before a retry; doubled each time.")
     backoff_max_seconds: float = Field(default=30.0, ge=0, description="Longest back-off (Retry-After included).")

@@ -57,6 +57,8 @@ def _prepare_prefect() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    # The ephemeral server's first start (database migrations) outlasts Prefect's 20 s on a busy machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     home = os.environ.get("PREFECT_HOME")
     if home:
         Path(home).expanduser().mkdir(parents=True, exist_ok=True)
@@ -198,6 +200,12 @@ def demo(
         if not done or shutdown.requested():
             _finish(done, demo_settings)
         _show_cube(module.AOI_NAME, demo_settings, *cube)
+        console.print(
+            "Ingest it yourself (its settings point at the demo catalogue, not the internet's):\n"
+            f"  [cyan]GEOCUBE_INGEST_CONFIG={world.settings_path} geocube-ingest ingest {world.payload_path}[/]\n",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(
         "\nSee them in the web page: [cyan]geocube-ingest serve[/] then http://127.0.0.1:8080/ui", highlight=False
     )

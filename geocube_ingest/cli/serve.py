@@ -31,7 +31,7 @@ def _loopback(host: str) -> bool:
 def access_line(settings: Settings, host: str, allow_anonymous: bool) -> str:
     """Who may call the server, said out loud; InvalidInput when it would be open to the network unasked."""
     if settings.api.token is not None:
-        return "bearer token required on every route but / and /ui"
+        return "bearer token required on every route but /, /ui and /docs"
     if _loopback(host):
         return "no token configured: open to anyone on this machine"
     if not (allow_anonymous or settings.security.allow_anonymous):

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from pyproj import Transformer
-from shapely.geometry import box, mapping
 
 from geocube_ingest.demo.products import EPSG, window_around, write_product
 from geocube_ingest.demo.world import DemoWorld, Layer, overrides, prepare_layers, product_asset, write_world
@@ -40,8 +39,11 @@ def _items() -> list[dict[str, Any]]:
 
 
 def aoi_geometry() -> dict[str, Any]:
+    """A box of AOI_HALF_SIZE_DEG around CENTER, rounded: the README shows this payload."""
     (lon, lat), (dx, dy) = CENTER, AOI_HALF_SIZE_DEG
-    return dict(mapping(box(lon - dx, lat - dy, lon + dx, lat + dy)))
+    west, south, east, north = (round(v, 6) for v in (lon - dx, lat - dy, lon + dx, lat + dy))
+    ring = [[east, south], [east, north], [west, north], [west, south], [east, south]]
+    return {"type": "Polygon", "coordinates": [ring]}
 
 
 def payload(storage_uri: str | None = None) -> dict[str, Any]:

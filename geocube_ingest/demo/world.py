@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 from geocube_ingest.index import Index
+
+SETTINGS_FILE = "settings.toml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +22,12 @@ class DemoWorld:
     payload_path: Path
     payload: dict[str, Any]
     products: list[Path]
+
+    @property
+    def settings_path(self) -> Path:
+        """The settings of `overrides` as a file: `GEOCUBE_INGEST_CONFIG` pointing at it makes the
+        CLI, the API and Python search this world's catalogue instead of the internet's."""
+        return self.folder / SETTINGS_FILE
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +65,15 @@ def product_asset(zipped: Path) -> dict[str, Any]:
 
 
 def write_world(folder: Path, items: list[dict[str, Any]], products: list[Path], payload: dict[str, Any]) -> DemoWorld:
-    """The static catalogue (an ItemCollection) and the payload file next to the products."""
+    """The static catalogue (an ItemCollection), the payload and the settings files next to the products."""
     catalogue = folder / "catalogue.json"
     catalogue.write_text(json.dumps({"type": "FeatureCollection", "features": items}, indent=1))
     payload_path = folder / f"{payload['name']}.json"
     payload_path.write_text(json.dumps(payload, indent=2))
-    return DemoWorld(folder, catalogue, payload_path, payload, products)
+    world = DemoWorld(folder, catalogue, payload_path, payload, products)
+    usage = f"GEOCUBE_INGEST_CONFIG={world.settings_path} geocube-ingest ingest {payload_path}"
+    world.settings_path.write_text(f"# The demo's settings: {usage}\n" + tomli_w.dumps(overrides(world)))
+    return world
 
 
 def prepare_layers(index: Index, layers: Iterable[Layer]) -> None:

@@ -89,6 +89,8 @@ class SearchProvider(ABC):
         self.retry = RetryPolicy.for_catalogue(settings)
         # Of every request: connect, and each read of the answer (a silent server ends here).
         self.timeout = config.timeout_seconds or self.catalogue.timeout_seconds
+        # Connecting is quick or never: a network that drops packets costs this, not `timeout`.
+        self.connect_timeout = min(self.timeout, self.catalogue.connect_timeout_seconds)
 
     @property
     def name(self) -> str:

@@ -156,7 +156,8 @@ class CdseODataProvider(SearchProvider):
     def search(self, query: SceneQuery) -> ProviderPage:
         url = self.config.url.rstrip("/") + "/Products"
         notes: list[str] = []
-        with httpx.Client(headers=self.headers(), timeout=self.timeout, follow_redirects=True) as client:
+        timeout = httpx.Timeout(self.timeout, connect=self.connect_timeout)
+        with httpx.Client(headers=self.headers(), timeout=timeout, follow_redirects=True) as client:
             if query.limit is not None:
                 if query.limit > MAX_TOP:
                     raise InvalidInput(f"{self.name}: limit {query.limit} is over the service's {MAX_TOP}")

@@ -80,7 +80,7 @@ class StacProvider(SearchProvider):
         adapter = _PolicyAdapter(self.retry, urlsplit(self.config.url).netloc, self.headers())
         stac_io.session.mount("http://", adapter)
         stac_io.session.mount("https://", adapter)
-        return Client.open(self.config.url, stac_io=stac_io, timeout=self.timeout)
+        return Client.open(self.config.url, stac_io=stac_io, timeout=(self.connect_timeout, self.timeout))
 
     def _search_arguments(self, client: Client, query: SceneQuery, collection: str, page_size: int) -> dict[str, Any]:
         mapping = self.mapping
