@@ -45,7 +45,6 @@ def demo_command(cluster: Cluster, database: str, home: Path, *extra: str) -> tu
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEOCUBE_INGEST_", "PREFECT_", "AWS_"))}
     env.update(orchestrator_env(cluster, f"s3://{bucket}/cubes", database))
     env.update({"GEOCUBE_INGEST_HOME": str(home), "PREFECT_HOME": str(home / "prefect"), "COLUMNS": "120"})
-    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"  # 20 s is short on a loaded CI machine
     return [sys.executable, "-m", "geocube_ingest.cli.main", "demo", *extra], env
 
 
