@@ -50,6 +50,11 @@ def post_aoi(aoi: str, products: list[Path], items: list[dict[str, object]], per
     return per_scene * len(scenes)
 
 
+def notice(text: str) -> None:
+    """Why work waited (leases of other workers, provider slots): worth seeing next to the numbers."""
+    print(f"  [{time.strftime('%H:%M:%S')}] {text}")
+
+
 def run(n_workers: int, per_scene: int, scratch: Path) -> None:
     from bench.workflow_scale import drop, postgres_database
     from geocube_ingest.demo.build import _items, build
@@ -88,7 +93,7 @@ def run(n_workers: int, per_scene: int, scratch: Path) -> None:
         )
         try:
             t0 = time.perf_counter()
-            drain(workflow, settings, aoi, runner=runner, pools=("download",))
+            drain(workflow, settings, aoi, runner=runner, pools=("download",), on_notice=notice)
             downloads = time.perf_counter() - t0
             from geocube_ingest.processing import load_graph
             from geocube_ingest.processing.validate import require_valid
@@ -96,11 +101,13 @@ def run(n_workers: int, per_scene: int, scratch: Path) -> None:
             require_valid(load_graph("S2Indices", settings), settings, {})  # first imports are not measured
             me = psutil.Process()
             io0, cpu0, t1 = me.io_counters(), me.cpu_times(), time.perf_counter()
-            drain(workflow, settings, aoi, runner=runner, pools=("processing",))
+            report = drain(workflow, settings, aoi, runner=runner, pools=("processing",), on_notice=notice)
             elapsed = time.perf_counter() - t1
             io1, cpu1 = me.io_counters(), me.cpu_times()
         finally:
             runner.close()
+        outcomes = ", ".join(f"{kind} {n}" for kind, n in sorted(report.outcomes.items()))
+        problems = "".join(f"\n  {line}" for line in report.failures[:5])
         summary = workflow.summary(aoi)
         assert summary.tiles.done == tiles, summary
         cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
@@ -115,6 +122,7 @@ def run(n_workers: int, per_scene: int, scratch: Path) -> None:
             f" wrote {io1.write_bytes - io0.write_bytes} B (disk; syscalls {io1.read_chars - io0.read_chars} B read,"
             f" {io1.write_chars - io0.write_chars} B written), CPU {100 * cpu / elapsed:.1f}% of a core"
         )
+        print(f"  job outcomes: {outcomes}{problems}")
     finally:
         close_clients()
         cluster.close()
