@@ -18,12 +18,15 @@ from flows.ingest import ingest_aoi
 from flows.retry import retry_aoi
 from flows.workers import download_worker, process_worker
 
+TAGS = ["geocube-ingest"]
+
 if __name__ == "__main__":
     serve(
         ingest_aoi.to_deployment(name="ingest-aoi", tags=["geocube-ingest"]),
         retry_aoi.to_deployment(name="retry-aoi", tags=["geocube-ingest"]),
         list_scenes.to_deployment(name="list-scenes", tags=["geocube-ingest"]),
         list_tiles.to_deployment(name="list-tiles", tags=["geocube-ingest"]),
-        download_worker.to_deployment(name="download-worker", tags=["geocube-ingest"], parameters={"idle_seconds": 0}),
-        process_worker.to_deployment(name="process-worker", tags=["geocube-ingest"], parameters={"idle_seconds": 0}),
+        # Workers stop after 10 min without work (a run may say otherwise: --param idle_seconds=...).
+        download_worker.to_deployment(name="download-worker", tags=TAGS, parameters={"idle_seconds": 600}),
+        process_worker.to_deployment(name="process-worker", tags=TAGS, parameters={"idle_seconds": 600}),
     )

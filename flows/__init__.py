@@ -6,6 +6,8 @@
 - `download-worker`, `process-worker` (flows/workers.py): long-running workers claiming leases
   from the workflow database, for separate work pools and machines
 
-The workflow database is the source of truth: tasks never retry nor cache on their own,
-and every status comes from the workflow's rules.
+The workflow database is the source of truth for downloads and tiles: their batches never
+retry nor cache on their own, and every status comes from the workflow's rules. The steps
+before them (flows/steps.py: search, posting; the STAC collection) are idempotent and retry
+as Prefect tasks after a temporary error.
 """

@@ -8,6 +8,7 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 
 from flows.common import artifact_key, services
+from flows.steps import scenes_artifact
 from geocube_ingest.catalogue import (
     list_tiles as catalogue_tiles,
 )
@@ -35,14 +36,7 @@ def list_scenes(
     parsed = Payload.parse(payload)
     admit_graphs(parsed, settings=cfg, runnable=False)
     found = search_scenes(parsed, settings=cfg, page=page, limit=limit)
-    create_table_artifact(
-        key=artifact_key(parsed.name, "scenes"),
-        table=[
-            {"scene": s.source_id, "date": s.date.isoformat(), "cloud": s.tags.get("cloudCoverPercentage", "")}
-            for s in found.scenes
-        ],
-        description=f"{len(found.scenes)} scenes of {parsed.name}" + (" (more pages)" if found.next else ""),
-    )
+    scenes_artifact(parsed.name, found)
     document = scenes_to_geojson(found.scenes, parsed)
     document["next"] = found.next
     return document

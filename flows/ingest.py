@@ -14,14 +14,18 @@ from dataclasses import asdict
 from typing import Any
 
 from prefect import flow, get_run_logger, tags, task
+from prefect.artifacts import create_link_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
+from prefect.utilities.annotations import quote
 
-from flows.common import ArtifactUpdater, drain_aoi, services, thread_runner
+from flows.common import ArtifactUpdater, artifact_key, drain_aoi, services, tag_flow_run, thread_runner
+from flows.steps import prepare, retrying
 from geocube_ingest.catalogue import scenes_from_geojson, tiles_from_geojson
-from geocube_ingest.index import get_index
+from geocube_ingest.index import Index, get_index
 from geocube_ingest.payload import Payload
-from geocube_ingest.pipeline import prepare_ingestion, publish, recover
+from geocube_ingest.pipeline import publish, recover
+from geocube_ingest.settings import Settings
 
 
 def _run_name() -> str:
@@ -29,36 +33,13 @@ def _run_name() -> str:
     return f"ingest {payload.get('name', '?')}" if isinstance(payload, dict) else "ingest"
 
 
-@task(name="prepare", task_run_name="catalogue and records of {aoi}", cache_policy=NO_CACHE, persist_result=False)
-def prepare_task(
-    aoi: str,
-    payload: dict[str, Any],
-    scenes: dict[str, Any] | None,
-    tiles: dict[str, Any] | None,
-    settings: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """Check layers, list scenes and tiles (unless given), create records, post the graph."""
-    cfg, workflow = services(settings)
-    prepared = prepare_ingestion(
-        Payload.parse(payload),
-        workflow=workflow,
-        index=get_index(cfg),
-        settings=cfg,
-        scenes=scenes_from_geojson(scenes) if scenes is not None else None,
-        tiles=tiles_from_geojson(tiles) if tiles is not None else None,
-    )
-    get_run_logger().info(
-        "%s: %d scenes found, %d new (%d tiles), %d already there; records %d created, %d reused",
-        aoi, prepared.scenes_found, prepared.scenes_created, prepared.tiles_created,
-        prepared.scenes_existing, prepared.records_created, prepared.records_reused,
-    )  # fmt: skip
-    return asdict(prepared)
-
-
 @task(name="publish-stac", task_run_name="STAC collection of {aoi}", cache_policy=NO_CACHE, persist_result=False)
-def publish_task(aoi: str, storage_uri: str | None, settings: dict[str, Any] | None) -> str | None:
-    cfg, _ = services(settings)
-    return publish(get_index(cfg), aoi, storage_uri or cfg.resolved_storage_uri, cfg)
+def publish_task(aoi: str, storage_uri: str | None, settings: Settings, index: Index) -> str | None:
+    """Write the AOI's STAC collection (idempotent: it is rewritten from the index)."""
+    collection = publish(index, aoi, storage_uri or settings.resolved_storage_uri, settings)
+    if collection:
+        create_link_artifact(collection, link_text=f"STAC collection of {aoi}", key=artifact_key(aoi, "stac"))
+    return collection
 
 
 @flow(
@@ -78,16 +59,25 @@ def ingest_aoi(
     parsed = Payload.parse(payload)
     aoi = parsed.name
     cfg, workflow = services(settings)
+    index = get_index(cfg)
+    tag_flow_run("geocube-ingest", f"aoi:{aoi}")
     with tags("geocube-ingest", f"aoi:{aoi}"):
         if workflow.aoi_exists(aoi):
             recover(workflow, cfg, aoi)
-        prepared = prepare_task(aoi, payload, scenes, tiles, settings)
+        prepared = prepare(
+            parsed,
+            cfg,
+            workflow,
+            index,
+            scenes=scenes_from_geojson(scenes) if scenes is not None else None,
+            tiles=tiles_from_geojson(tiles) if tiles is not None else None,
+        )
         updater = ArtifactUpdater(aoi)
         report = drain_aoi(workflow, cfg, aoi, settings, updater)
-        nothing_happened = prepared["scenes_created"] == prepared["tiles_created"] == 0 and report.batches == 0
+        nothing_happened = prepared.nothing_new and report.batches == 0
         collection = None
         if cfg.pipeline.publish_stac and not nothing_happened and not report.stopped:
-            collection = publish_task(aoi, parsed.storage_uri, settings)
+            collection = retrying(publish_task, cfg)(aoi, parsed.storage_uri, quote(cfg), index)
         summary = workflow.summary(aoi)
         updater(summary, report, final=True)
     if nothing_happened:
@@ -99,7 +89,7 @@ def ingest_aoi(
     return {
         "aoi": aoi,
         "status": summary.status.value if summary.status else None,
-        "prepared": prepared,
+        "prepared": asdict(prepared),
         "scenes": summary.scenes.as_dict(),
         "tiles": summary.tiles.as_dict(),
         "batches": report.batches,

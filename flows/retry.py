@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, tags
 
-from flows.common import ArtifactUpdater, drain_aoi, services, thread_runner
+from flows.common import ArtifactUpdater, drain_aoi, services, tag_flow_run, thread_runner
 from geocube_ingest.pipeline import recover
 
 
@@ -18,6 +18,7 @@ from geocube_ingest.pipeline import recover
 )
 def retry_aoi(aoi: str, force: bool = False, settings: dict[str, Any] | None = None) -> dict[str, Any]:
     cfg, workflow = services(settings)
+    tag_flow_run("geocube-ingest", f"aoi:{aoi}")
     with tags("geocube-ingest", f"aoi:{aoi}"):
         recover(workflow, cfg, aoi)
         retried = workflow.retry_aoi(aoi, force=force)

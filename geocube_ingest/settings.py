@@ -467,6 +467,14 @@ class PrefectSettings(BaseModel):
     ingest_deployment: str | None = Field(
         default=None, description="When set, /catalog/aoi starts this deployment instead of ingesting in-process."
     )
+    task_retries: int = Field(
+        default=2,
+        ge=0,
+        description="Retries of the flows' idempotent tasks (catalogue search, posting, STAC) after a temporary error.",
+    )
+    task_retry_delay_seconds: float = Field(
+        default=5, ge=0, description="Delay before the first of those retries; it doubles for each next one."
+    )
 
 
 class Settings(BaseSettings):

@@ -101,3 +101,19 @@ def workflow(database_url: str):  # type: ignore[no-untyped-def]
     from geocube_ingest.workflow import Workflow
 
     return Workflow(database_url)
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """A Prefect API server for the whole session (Prefect's own test harness: a real server in a
+    subprocess, about 20 s to start, so once). Yields its URL, also set as PREFECT_API_URL for
+    subprocesses and threads that read the environment."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # offline: no telemetry errors
+        with prefect_test_harness(server_startup_timeout=180):
+            url = str(PREFECT_API_URL.value())
+            patch.setenv("PREFECT_API_URL", url)
+            yield url

@@ -61,8 +61,9 @@ ADAPTED: dict[str, tuple[str | None, str]] = {
     ),
 }
 # Sections edited elsewhere at the moment; their commands need a Prefect server, work pools and
-# several machines.
-SKIPPED_SECTIONS = ("Scaling out",)
+# several machines. "Prefect deployments" is run as written by tests/flows/test_prefect_server.py
+# (a Prefect server, the deployments, two process workers in folders of their own).
+SKIPPED_SECTIONS = ("Scaling out", "Prefect deployments")
 STATE = re.compile(r"^(cd|export|source)\s|^[A-Za-z_][A-Za-z0-9_]*=\S")
 
 

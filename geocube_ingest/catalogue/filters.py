@@ -143,8 +143,13 @@ class Filters:
             return f"relativeOrbit {tags.get('relativeOrbit', '')!r}"
         if self.cloud_cover is not None:
             cover = _float(tags.get("cloudCoverPercentage"))
-            if cover is None or not self.cloud_cover[0] <= cover <= self.cloud_cover[1]:
-                return f"cloudCoverPercentage {tags.get('cloudCoverPercentage', '')!r}"
+            low, high = self.cloud_cover
+            if cover is None:
+                return f"no cloud cover ({tags.get('cloudCoverPercentage', '')!r})"
+            if cover > high:
+                return f"over the cloud limit ({cover:g} > {high:g})"
+            if cover < low:
+                return f"under the cloud minimum ({cover:g} < {low:g})"
         if self.platform and not _same_platform(self.platform, tags.get("satellite", "")):
             return f"satellite {tags.get('satellite', '')!r}"
         if self.filename and not filename_matches(self.filename, scene.source_id):
@@ -153,6 +158,11 @@ class Filters:
 
     def matches(self, scene: CatalogueScene) -> bool:
         return self.mismatch(scene) is None
+
+
+def reason_kind(why: str) -> str:
+    """A reason a scene was left out, without its values ("over the cloud limit", "productType")."""
+    return re.split(r" [('(]", why, maxsplit=1)[0]
 
 
 def _same_product_type(wanted: str, found: str) -> bool:

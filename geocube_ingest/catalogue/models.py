@@ -125,3 +125,5 @@ class SceneSearch:
     next: bool  # more scenes exist after this page
     provider: str = ""  # name of the provider that answered
     warnings: list[str] = field(default_factory=list)  # items skipped, with why
+    # (scene, why) of scenes found but left out: filters, reprocessed, outside the AOI.
+    dropped: list[tuple[str, str]] = field(default_factory=list)

@@ -32,8 +32,16 @@ def drop_reprocessed(scenes: Iterable[CatalogueScene]) -> list[CatalogueScene]:
     return list(kept.values())
 
 
+OUTSIDE_AOI = "footprint outside the AOI"
+REPROCESSED = "reprocessed: the newest version of the product is kept"
+
+
+def inside(scene: CatalogueScene, aoi: BaseGeometry) -> bool:
+    return scene.footprint is not None and bool(scene.footprint.intersects(aoi))
+
+
 def drop_outside(scenes: Iterable[CatalogueScene], aoi: BaseGeometry) -> list[CatalogueScene]:
-    return [s for s in scenes if s.footprint is not None and s.footprint.intersects(aoi)]
+    return [s for s in scenes if inside(s, aoi)]
 
 
 def sort_by_date(scenes: Iterable[CatalogueScene]) -> list[CatalogueScene]:
@@ -42,3 +50,16 @@ def sort_by_date(scenes: Iterable[CatalogueScene]) -> list[CatalogueScene]:
 
 def refine(scenes: Iterable[CatalogueScene], aoi: BaseGeometry) -> list[CatalogueScene]:
     return sort_by_date(drop_outside(drop_reprocessed(scenes), aoi))
+
+
+def refine_why(
+    scenes: Iterable[CatalogueScene], aoi: BaseGeometry
+) -> tuple[list[CatalogueScene], list[tuple[str, str]]]:
+    """`refine`, and (scene, why) of each scene it left out."""
+    given = list(scenes)
+    newest = drop_reprocessed(given)
+    kept = drop_outside(newest, aoi)
+    ids = {id(s) for s in newest}
+    dropped = [(s.source_id, REPROCESSED) for s in given if id(s) not in ids]
+    dropped += [(s.source_id, OUTSIDE_AOI) for s in newest if not inside(s, aoi)]
+    return sort_by_date(kept), dropped

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from geocube_ingest.catalogue.filters import UnsupportedQuery
 from geocube_ingest.catalogue.models import CatalogueScene, Progress, SceneSearch
 from geocube_ingest.catalogue.providers import SceneQuery, SearchProvider, configured_providers
-from geocube_ingest.catalogue.refine import refine
+from geocube_ingest.catalogue.refine import refine_why
 from geocube_ingest.errors import FatalError, GeocubeIngestError, InvalidInput, TemporaryError
 from geocube_ingest.payload import Payload
 from geocube_ingest.settings import Settings, get_settings
@@ -93,6 +93,22 @@ def serving(providers: Sequence[SearchProvider], query: SceneQuery) -> list[Sear
     return found
 
 
+def search_provider(provider: SearchProvider, payload: Payload, query: SceneQuery) -> SceneSearch:
+    """One page of one provider, refined; what it left out is in `dropped`, with why."""
+    page = provider.search(query)
+    dropped = list(page.dropped)
+    matching = []
+    for scene in page.scenes:
+        why = query.filters.mismatch(scene)
+        if why is None:
+            matching.append(scene)
+        else:
+            dropped.append((scene.source_id, why))
+    refined, left_out = refine_why(matching, query.aoi)
+    scenes = [finish_scene(s, payload) for s in refined]
+    return SceneSearch(scenes, page.next, provider.name, page.warnings, dropped + left_out)
+
+
 def search_with(
     providers: Sequence[SearchProvider], payload: Payload, query: SceneQuery, progress: Progress | None = None
 ) -> SceneSearch:
@@ -102,17 +118,20 @@ def search_with(
         if progress:
             progress(number, len(providers), f"searching {provider.name}")
         try:
-            page = provider.search(query)
+            found = search_provider(provider, payload, query)
         except Exception as exc:  # any failure of one provider is reported, and the next one is asked
             log.info("catalogue provider %s failed: %s", provider.name, exc)
             errors.append((provider.name, exc))
             continue
-        scenes = [s for s in page.scenes if query.filters.matches(s)]
-        scenes = [finish_scene(s, payload) for s in refine(scenes, query.aoi)]
         if progress:
-            progress(len(providers), len(providers), f"{len(scenes)} scenes from {provider.name}")
-        return SceneSearch(scenes=scenes, next=page.next, provider=provider.name, warnings=page.warnings)
+            progress(len(providers), len(providers), f"{len(found.scenes)} scenes from {provider.name}")
+        return found
     raise combined_error(errors)
+
+
+def providers_for(payload: Payload, settings: Settings) -> list[SearchProvider]:
+    """The configured providers serving the payload's constellation, in the order they are asked."""
+    return serving(configured_providers(settings), SceneQuery.from_payload(payload))
 
 
 def search_scenes(

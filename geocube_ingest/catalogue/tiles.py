@@ -128,6 +128,47 @@ def _existing_tiles(workflow: Workflow | None, aoi: str) -> list[Tile]:
     return workflow.tiles(aoi)
 
 
+def new_tiles(
+    payload: Payload, scenes: Sequence[CatalogueScene], settings: Settings, progress: Progress | None = None
+) -> list[CatalogueTile]:
+    """The tiles of the scenes alone (Sentinel-1 SLC: their bursts over the AOI), not yet chained.
+
+    Scenes are independent here, so a long list may be split in batches and run anywhere.
+    """
+    scenes = sorted(scenes, key=lambda s: (s.date, s.source_id))
+    split = [s for s in scenes if splits_into_bursts(payload, s)]
+    new = _burst_tiles(payload, split, settings, progress) if split else []
+    new += [scene_tile(scene, payload) for scene in scenes if not splits_into_bursts(payload, scene)]
+    if progress and not split:
+        progress(len(scenes), len(scenes), "tiles")
+    return new
+
+
+def chain_tiles(
+    payload: Payload,
+    scenes: Sequence[CatalogueScene],
+    new: Sequence[CatalogueTile],
+    *,
+    workflow: Workflow | None = None,
+    settings: Settings | None = None,
+    link: bool | None = None,
+) -> list[CatalogueTile]:
+    """The time series: new tiles not already in the workflow, linked to their previous and
+    reference, then the existing tiles re-wired (see `list_tiles`)."""
+    settings = settings or get_settings()
+    ordered = sorted(new, key=lambda t: (t.date, t.scene_source_id))
+    existing = _existing_tiles(workflow, payload.name)
+    kept = drop_repeats(ordered, existing)
+    for scene in scenes:
+        scene.tiles = {}
+    for tile in kept:
+        assert tile.scene is not None
+        tile.scene.tiles[tile.source_id] = {"swath_id": tile.data["swath_id"], "tile_nr": tile.data["tile_nr"]}
+    relinked = link_tiles(kept, existing, should_link(payload, link, settings))
+    log.info("%d tiles from %d scenes, %d existing tiles re-wired", len(kept), len(scenes), len(relinked))
+    return [*kept, *relinked]
+
+
 def list_tiles(
     payload: Payload,
     scenes: Sequence[CatalogueScene],
@@ -144,20 +185,5 @@ def list_tiles(
     or as `graph_config.link_tiles` says).
     """
     settings = settings or get_settings()
-    scenes = sorted(scenes, key=lambda s: (s.date, s.source_id))
-    split = [s for s in scenes if splits_into_bursts(payload, s)]
-    new = _burst_tiles(payload, split, settings, progress) if split else []
-    new += [scene_tile(scene, payload) for scene in scenes if not splits_into_bursts(payload, scene)]
-    new.sort(key=lambda t: (t.date, t.scene_source_id))
-    if progress and not split:
-        progress(len(scenes), len(scenes), "tiles")
-    existing = _existing_tiles(workflow, payload.name)
-    new = drop_repeats(new, existing)
-    for scene in scenes:
-        scene.tiles = {}
-    for tile in new:
-        assert tile.scene is not None
-        tile.scene.tiles[tile.source_id] = {"swath_id": tile.data["swath_id"], "tile_nr": tile.data["tile_nr"]}
-    relinked = link_tiles(new, existing, should_link(payload, link, settings))
-    log.info("%d tiles from %d scenes, %d existing tiles re-wired", len(new), len(scenes), len(relinked))
-    return [*new, *relinked]
+    new = new_tiles(payload, scenes, settings, progress)
+    return chain_tiles(payload, scenes, new, workflow=workflow, settings=settings, link=link)

@@ -64,6 +64,17 @@ def _prepare_prefect() -> None:
         Path(home).expanduser().mkdir(parents=True, exist_ok=True)
 
 
+def _quiet_run_logs() -> None:
+    """Flow and task run logs go to the Prefect API (the UI shows them), not to this terminal:
+    an error the user made arrives here once, as one line, not after two Prefect tracebacks."""
+    import logging
+
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logger = logging.getLogger(name)
+        logger.propagate = False
+        logger.setLevel(logging.INFO)  # PREFECT_LOGGING_LEVEL=WARNING quiets the console, not the UI
+
+
 def run_ingestion(
     payload: dict[str, Any],
     *,
@@ -74,6 +85,7 @@ def run_ingestion(
 ) -> dict[str, Any]:
     """Run one ingestion with progress bars; returns the flow's result dict."""
     from geocube_ingest.catalogue import scenes_from_geojson, scenes_of, tiles_from_geojson
+    from geocube_ingest.pipeline.prepare import nothing_to_do
     from geocube_ingest.processing.admission import admit_graphs
 
     parsed = Payload.parse(payload)
@@ -86,9 +98,20 @@ def run_ingestion(
     admit_graphs(parsed, scenes=given_scenes, tiles=given_tiles, settings=settings)
     get_index(settings).resolve_layers({k: v.model_dump() for k, v in parsed.layers.items()})
     runner: Callable[[], dict[str, Any]]
-    if use_prefect:
+    how = "Prefect flow ingest-aoi" if use_prefect else "in-process"
+    if use_prefect and nothing_to_do(
+        parsed, Workflow(settings=settings), settings, scenes=given_scenes, tiles=given_tiles
+    ):
+        # A flow run costs seconds (Prefect, its API server) and would change nothing.
+        how = "nothing new: no flow run started"
+
+        def runner() -> dict[str, Any]:
+            return {"noop": True}
+    elif use_prefect:
         _prepare_prefect()
         from flows.ingest import ingest_aoi
+
+        _quiet_run_logs()
 
         def runner() -> dict[str, Any]:
             return ingest_aoi(payload=payload, scenes=scenes, tiles=tiles, settings=overrides)
@@ -104,7 +127,7 @@ def run_ingestion(
                 "stopped": report.drained.stopped,
             }
 
-    console.print(f"Ingesting [bold]{parsed.name}[/] ({'Prefect flow ingest-aoi' if use_prefect else 'in-process'})")
+    console.print(f"Ingesting [bold]{parsed.name}[/] ({how})")
     started = time.monotonic()
     with WorkflowProgress(parsed.name, settings, console=console):
         result = runner()

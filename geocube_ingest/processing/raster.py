@@ -1,62 +1,34 @@
 """Lazy raster building blocks: open, put on a grid, calibrate, scale to a data format.
 
 Everything returns xarray DataArrays backed by Dask, so nothing is read before a COG is
-written. Reprojection is one GDAL warp per output chunk (GDAL paths, GCP sources included),
-run wherever the chunk is computed.
+written. Grids are odc-geo `GeoBox`es (the model the index's read-back uses) and
+reprojection is odc-geo's `xr_reproject`: one GDAL warp per output chunk from the source
+chunks it overlaps, affine or GCP georeferencing alike, run wherever the chunk is computed.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dask.array as darr
 import numpy as np
 import rasterio
-import rasterio.shutil
 import rioxarray
 import xarray as xr
-from affine import Affine
-from dask.array.core import normalize_chunks
-from rasterio.crs import CRS
+from odc.geo.crs import CRS
+from odc.geo.geobox import GeoBox, GeoboxTiles
+from odc.geo.geom import Geometry, multipoint
+from odc.geo.xr import xr_coords, xr_reproject
 from rasterio.enums import Resampling
-from rasterio.warp import aligned_target, calculate_default_transform, reproject, transform_bounds
+from rasterio.warp import reproject
 
 from geocube_ingest.errors import InvalidInput
 from geocube_ingest.index.base import DFormat
 
 NATIVE = ("", "native", "source")
 AUTO_UTM = ("utm", "auto")
-
-
-@dataclass(frozen=True)
-class Grid:
-    crs: CRS
-    transform: Affine
-    width: int
-    height: int
-
-    @classmethod
-    def of(cls, path: str | Path) -> Grid | None:
-        """The affine grid of a raster, None for a raster georeferenced by GCPs only."""
-        with rasterio.open(path) as src:
-            if src.crs is None or src.transform == Affine.identity():
-                return None
-            return cls(src.crs, src.transform, src.width, src.height)
-
-    def same_as(self, other: Grid | None) -> bool:
-        return (
-            other is not None
-            and self.crs == other.crs
-            and (self.width, self.height) == (other.width, other.height)
-            and self.transform.almost_equals(other.transform, precision=1e-6)
-        )
-
-    @property
-    def resolution(self) -> float:
-        return abs(self.transform.a)
 
 
 def parse_resampling(name: str) -> Resampling:
@@ -75,57 +47,67 @@ def parse_resampling(name: str) -> Resampling:
         raise InvalidInput(f"unknown resampling {name!r} (expected one of {names})") from None
 
 
-def utm_crs(lon: float, lat: float) -> CRS:
-    zone = min(60, max(1, math.floor((lon + 180) / 6) + 1))
-    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
-
-
-def _source_crs(src: rasterio.io.DatasetReader) -> CRS:
-    if src.crs is not None:
-        return src.crs
-    gcps, gcp_crs = src.gcps
-    if gcps and gcp_crs is not None:
-        return gcp_crs
-    raise InvalidInput(f"{src.name} is not georeferenced (no CRS, no GCPs)")
-
-
-def target_grid(path: str | Path, projection: str = "", resolution: str | float | None = None) -> Grid:
-    """The grid a raster lands on: `projection` (EPSG code, WKT, `UTM` for the zone of its
-    centre, empty for its own CRS) at `resolution`, pixels aligned on multiples of it."""
+def geobox_of(path: str | Path) -> GeoBox | None:
+    """The affine grid of a raster, None for a raster georeferenced by GCPs only."""
     with rasterio.open(path) as src:
-        src_crs = _source_crs(src)
-        gcps = src.gcps[0] if src.crs is None else None
-        if gcps:
-            xs = [g.x for g in gcps]
-            ys = [g.y for g in gcps]
-            bounds = (min(xs), min(ys), max(xs), max(ys))
-        else:
-            bounds = tuple(src.bounds)
-        proj = (projection or "").strip()
-        if proj.lower() in NATIVE:
-            dst_crs = src_crs
-        elif proj.lower() in AUTO_UTM:
-            west, south, east, north = transform_bounds(src_crs, "EPSG:4326", *bounds)
-            dst_crs = utm_crs((west + east) / 2, (south + north) / 2)
-        else:
-            try:
-                dst_crs = CRS.from_user_input(proj)
-            except Exception:
-                raise InvalidInput(f"unknown projection {projection!r}") from None
-        res = float(resolution) if resolution not in (None, "") else None
-        if gcps:
-            transform, width, height = calculate_default_transform(
-                src_crs, dst_crs, src.width, src.height, gcps=gcps, resolution=res
-            )
-        else:
-            transform, width, height = calculate_default_transform(
-                src_crs, dst_crs, src.width, src.height, *bounds, resolution=res
-            )
-        if res is not None and width and height:
-            transform, width, height = aligned_target(transform, width, height, res)
-    if not width or not height:
+        if src.crs is None or src.transform.is_identity:
+            return None
+        return GeoBox.from_rio(src)
+
+
+def same_grid(a: GeoBox | None, b: GeoBox | None) -> bool:
+    """Equal grids, transforms compared to 1e-6 (a rewritten file may round them)."""
+    return (
+        a is not None
+        and b is not None
+        and a.crs == b.crs
+        and a.shape == b.shape
+        and a.affine.almost_equals(b.affine, precision=1e-6)
+    )
+
+
+def _gcp_footprint(src: rasterio.io.DatasetReader) -> Geometry:
+    gcps, gcp_crs = src.gcps
+    if not gcps or gcp_crs is None:
+        raise InvalidInput(f"{src.name} is not georeferenced (no CRS, no GCPs)")
+    # odc-geo's GCP model fits a polynomial that breaks on a regular grid of GCPs with one
+    # at the centroid (as in small products): the GCPs' hull here.
+    return multipoint([(g.x, g.y) for g in gcps], CRS(gcp_crs)).convex_hull
+
+
+def target_grid(path: str | Path, projection: str = "", resolution: str | float | None = None) -> GeoBox:
+    """The grid a raster lands on: `projection` (EPSG code, WKT, `UTM` for the zone of its
+    centre, empty for its own CRS) at `resolution`, pixel edges on multiples of it."""
+    proj = (projection or "").strip()
+    res = float(resolution) if resolution not in (None, "") else None
+    with rasterio.open(path) as src:
+        source = None if src.crs is None or src.transform.is_identity else GeoBox.from_rio(src)
+        footprint = source.extent if source is not None else _gcp_footprint(src)
+        shape = src.shape
+    assert footprint.crs is not None
+    crs: CRS
+    if proj.lower() in NATIVE:
+        crs = footprint.crs
+    elif proj.lower() in AUTO_UTM:
+        crs = CRS.utm(footprint)
+    else:
+        try:
+            crs = CRS(proj)
+        except Exception:
+            raise InvalidInput(f"unknown projection {projection!r}") from None
+    if source is not None and crs == source.crs and res is None:
+        return source
+    # Edges sampled at 100 points each, as GDAL samples them for its own warps.
+    edge = max(footprint.boundingbox.span_x, footprint.boundingbox.span_y) / 100
+    bbox = footprint.to_crs(crs, resolution=edge).boundingbox
+    if res is None:
+        # GDAL's choice (gdalwarp without -tr): the diagonal keeps its number of pixels.
+        grid = GeoBox.from_bbox(bbox, resolution=math.hypot(bbox.span_x, bbox.span_y) / math.hypot(*shape), tight=True)
+    else:
+        grid = GeoBox.from_bbox(bbox, resolution=res, tol=0)
+    if grid.width == 0 or grid.height == 0:
         raise InvalidInput(f"{path}: empty target grid for projection {projection!r}, resolution {resolution!r}")
-    return Grid(CRS.from_user_input(dst_crs), transform, int(width), int(height))
+    return grid
 
 
 def _nodata_for(dtype: np.dtype, nodata: float | None) -> float:
@@ -134,59 +116,81 @@ def _nodata_for(dtype: np.dtype, nodata: float | None) -> float:
     return float("nan") if dtype.kind in "fc" else 0
 
 
+def _warp_gcps(path: str, grid: GeoBox, chunks: int, resampling: Resampling) -> xr.DataArray:
+    """A GCP-georeferenced raster on `grid`: one GDAL warp through the GCPs per output chunk,
+    reading the source window it needs. odc-geo's GCP model breaks on regular GCP grids and
+    rioxarray reopens a WarpedVRT with an approximate affine transform instead of the GCPs."""
+    with rasterio.open(path) as src:
+        dtype = np.dtype(src.dtypes[0])
+        src_nodata = src.nodata
+        gcps, gcp_crs = src.gcps
+        attrs = {"scale_factor": src.scales[0], "add_offset": src.offsets[0]}
+    dst_nodata = _nodata_for(dtype, src_nodata)
+    tiles = GeoboxTiles(grid, (chunks, chunks))
+    wkt = str(grid.crs.wkt) if grid.crs is not None else None
+
+    def block(block_info: dict[Any, Any] | None = None) -> np.ndarray:
+        assert block_info is not None
+        tile = tiles[tuple(block_info[None]["chunk-location"])]
+        assert isinstance(tile, GeoBox)
+        out = np.full(tile.shape.yx, dst_nodata, dtype=dtype)
+        with rasterio.open(path) as src:
+            reproject(
+                rasterio.band(src, 1),
+                out,
+                gcps=gcps,
+                src_crs=gcp_crs,
+                dst_transform=tile.affine,
+                dst_crs=wkt,
+                src_nodata=src_nodata,
+                dst_nodata=dst_nodata,
+                resampling=resampling,
+            )
+        return out
+
+    values = darr.map_blocks(block, chunks=tiles.chunks, dtype=dtype, meta=np.empty((0, 0), dtype=dtype))
+    data = xr.DataArray(values, dims=("y", "x"), coords=xr_coords(grid, always_yx=True), attrs=attrs)
+    return data.rio.write_nodata(dst_nodata, encoded=False)
+
+
 def warp(
     path: str | Path,
-    grid: Grid,
+    grid: GeoBox,
     *,
     chunks: int,
     resampling: Resampling = Resampling.bilinear,
     decode: bool = False,
 ) -> xr.DataArray:
-    """`path` warped onto `grid`, lazily: each chunk is one GDAL warp of the source window it
-    needs (affine or GCP georeferencing alike), run wherever the chunk is computed."""
-    source = str(path)
-    with rasterio.open(source) as src:
-        dtype = np.dtype(src.dtypes[0])
-        src_nodata = src.nodata
-        scale, offset = src.scales[0], src.offsets[0]
-        gcps, gcp_crs = src.gcps
-        use_gcps = src.crs is None and bool(gcps)
-    dst_nodata = _nodata_for(dtype, src_nodata)
-
-    def block(block_info: dict[Any, Any] | None = None) -> np.ndarray:
-        assert block_info is not None
-        (r0, r1), (c0, c1) = block_info[None]["array-location"]
-        out = np.full((r1 - r0, c1 - c0), dst_nodata, dtype=dtype)
-        extra: dict[str, Any] = {"gcps": gcps, "src_crs": gcp_crs} if use_gcps else {}
-        with rasterio.open(source) as src:
-            reproject(
-                rasterio.band(src, 1),
-                out,
-                dst_transform=grid.transform @ Affine.translation(c0, r0),
-                dst_crs=grid.crs,
-                src_nodata=src_nodata,
-                dst_nodata=dst_nodata,
-                resampling=resampling,
-                **extra,
-            )
-        return out
-
-    blocks = normalize_chunks((chunks, chunks), (grid.height, grid.width))
-    values = darr.map_blocks(block, chunks=blocks, dtype=dtype, meta=np.empty((0, 0), dtype=dtype))
-    t = grid.transform
-    coords = {
-        "y": t.f + (np.arange(grid.height) + 0.5) * t.e,
-        "x": t.c + (np.arange(grid.width) + 0.5) * t.a,
-    }
-    data = xr.DataArray(values, dims=("y", "x"), coords=coords)
-    data = data.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+    """`path` warped onto `grid`, lazily (`decode`: nodata→NaN and scale/offset after the warp)."""
+    assert grid.crs is not None, "target grids always have a CRS"
+    wkt = grid.crs.wkt
+    if geobox_of(path) is not None:
+        source = open_raster(path, chunks=chunks)
+        src_nodata = source.rio.nodata
+        dst_nodata = _nodata_for(source.dtype, src_nodata)
+        # XSCALE/YSCALE None: GDAL picks the kernel radius from the scale change, as a plain
+        # rasterio warp does (odc-geo pins it to one source pixel otherwise).
+        data = xr_reproject(
+            source,
+            grid,
+            resampling=resampling.name,
+            src_nodata=src_nodata,
+            dst_nodata=dst_nodata,
+            XSCALE=None,
+            YSCALE=None,
+        )
+    else:
+        data = _warp_gcps(str(path), grid, chunks, resampling)
+        dst_nodata = data.rio.nodata
+    scale, offset = data.attrs.get("scale_factor", 1.0), data.attrs.get("add_offset", 0.0)
+    data = data.rio.write_crs(wkt).rio.write_transform(grid.affine)
     if decode:
         real = data.astype("float32")
         if not math.isnan(dst_nodata):
             real = real.where(data != dst_nodata)
         if (scale, offset) != (1.0, 0.0):
             real = real * scale + offset
-        return real.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+        return real.rio.write_crs(wkt).rio.write_transform(grid.affine)
     return data.rio.write_nodata(dst_nodata, encoded=False)
 
 
@@ -208,14 +212,14 @@ def open_raster(path: str | Path, *, chunks: int, band: int = 1, decode: bool = 
 
 def open_on_grid(
     path: str | Path,
-    grid: Grid | None,
+    grid: GeoBox | None,
     *,
     chunks: int,
     resampling: Resampling = Resampling.bilinear,
     decode: bool = False,
 ) -> xr.DataArray:
     """`path` on `grid` (as is when already there)."""
-    if grid is None or grid.same_as(Grid.of(path)):
+    if grid is None or same_grid(grid, geobox_of(path)):
         return open_raster(path, chunks=chunks, decode=decode)
     return warp(path, grid, chunks=chunks, resampling=resampling, decode=decode)
 

@@ -10,7 +10,6 @@ not exist refuses the request before anything is created.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -32,17 +31,10 @@ def database_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def prefect_server() -> Iterator[str]:
-    """A Prefect server with the `ingest-aoi` flow deployed (about 20 s to start: once per module)."""
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=60), pytest.MonkeyPatch.context() as patch:
-        url = str(PREFECT_API_URL.value())
-        patch.setenv("PREFECT_API_URL", url)  # the API server's threads read it from the environment
-        patch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        ingest_aoi.to_deployment(name=DEPLOYMENT.split("/")[1]).apply()
-        yield url
+def prefect_server(prefect_api: str) -> str:
+    """The session's Prefect server with the `ingest-aoi` flow deployed."""
+    ingest_aoi.to_deployment(name=DEPLOYMENT.split("/")[1]).apply()
+    return prefect_api
 
 
 def start(start_server: StartServer, world: DemoWorld, deployment: str) -> RunningServer:

@@ -1,12 +1,15 @@
-"""The deployments against a real Prefect server on 127.0.0.1: deploy, a worker, `prefect deployment run`.
+"""The deployments against a real Prefect server on 127.0.0.1: deploy, workers, `prefect deployment run`.
 
-Also the flows' Prefect side: run names, tags and the AOI summary artifact.
+Two process workers in folders of their own stand in for two machines: the deployments name
+no folder of the deploying machine (it deploys from a third one), the flows come from the
+installed package. Also the flows' Prefect side: run names, tags, the steps and artifacts.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -49,15 +53,15 @@ def _env(tmp: Path, port: int, world: DemoWorld) -> dict[str, str]:
             "GEOCUBE_INGEST_CATALOGUE__PROVIDERS": json.dumps(providers["catalogue"]["providers"]),
             "GEOCUBE_INGEST_DOWNLOAD__PROVIDERS": json.dumps(providers["download"]["providers"]),
             "GEOCUBE_INGEST_SECURITY__FILE_ROOTS": json.dumps(providers["security"]["file_roots"]),
-            "PWD": str(REPO),  # the deployments' working directory (prefect.yaml's pull step)
         }
     )
     return env
 
 
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def _start(args: list[str], env: dict[str, str], log: Path, cwd: Path = REPO) -> subprocess.Popen[bytes]:
+    cwd.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
-        return subprocess.Popen(args, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -69,8 +73,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def _run(args: list[str], env: dict[str, str], timeout: float = 180) -> str:
-    result = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+def _run(args: list[str], env: dict[str, str], timeout: float = 180, cwd: Path = REPO) -> str:
+    cwd.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return result.stdout
 
@@ -101,39 +106,86 @@ def prefect_server(tmp_path: Path) -> Iterator[tuple[dict[str, str], DemoWorld, 
         _stop(server)
 
 
-def test_deployment_run_ingests_the_aoi(prefect_server: tuple[dict[str, str], DemoWorld, str], tmp_path: Path) -> None:
+def _api(api: str, path: str, body: dict[str, object] | None = None) -> list[dict[str, Any]]:
+    answer: list[dict[str, Any]] = httpx.post(f"{api}/{path}/filter", json=body or {}, timeout=10).json()
+    return answer
+
+
+def test_deployment_runs_on_two_workers_in_their_own_folders(
+    prefect_server: tuple[dict[str, str], DemoWorld, str], tmp_path: Path
+) -> None:
     env, world, api = prefect_server
-    # The payload's layers, in the installation the worker uses (same environment).
+    # The payload's layers, in the installation the workers use (same environment).
     settings = get_settings().with_overrides({"home": env["GEOCUBE_INGEST_HOME"]})
     prepare_index(get_index(settings))
 
     for pool in ("geocube-ingest", "geocube-downloads", "geocube-processing"):
         _run([*PREFECT, "work-pool", "create", pool, "--type", "process"], env)
-    deployed = _run([*PREFECT, "--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml"], env)
+    prefect_file = str(REPO / "deployments" / "prefect.yaml")
+    deployer = tmp_path / "deployer"
+    deployed = _run([*PREFECT, "--no-prompt", "deploy", "--all", "--prefect-file", prefect_file], env, cwd=deployer)
     assert deployed.count("successfully created") == 6
-    worker = _start([*PREFECT, "worker", "start", "--pool", "geocube-ingest"], env, tmp_path / "worker.log")
+    for deployment in _api(api, "deployments"):
+        assert not deployment["pull_steps"] and deployment["path"] in (None, "", "."), deployment
+        assert str(REPO) not in json.dumps(deployment) and str(deployer) not in json.dumps(deployment)
+
+    machine_a, machine_b = tmp_path / "machine-a", tmp_path / "machine-b"
+    workers = [
+        _start([*PREFECT, "worker", "start", "--pool", "geocube-ingest"], env, tmp_path / "a.log", machine_a),
+        _start([*PREFECT, "worker", "start", "--pool", "geocube-processing"], env, tmp_path / "b.log", machine_b),
+    ]
     try:
+        # A process worker on "machine b" that stops after 20 s without work; then the ingestion on "a".
+        _run([*PREFECT, "deployment", "run", "process-worker/process-worker", "--param", "idle_seconds=20"], env)
         params = json.dumps({"payload": world.payload})
         _run([*PREFECT, "deployment", "run", "ingest-aoi/ingest-aoi", "--params", params, "--watch"], env, timeout=420)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            [idle] = [r for r in _api(api, "flow_runs") if r["name"] != f"ingest {AOI_NAME}"]
+            if idle["state_type"] in ("COMPLETED", "FAILED", "CRASHED"):
+                break
+            time.sleep(2)
     finally:
-        _stop(worker)
+        for worker in workers:
+            _stop(worker)
+    assert idle["state_type"] == "COMPLETED", "the process worker stops by itself once idle"
+    assert idle["parameters"]["idle_seconds"] == 20
 
     summary = Workflow(settings=settings).summary(AOI_NAME)
     assert (summary.scenes.done, summary.tiles.done, summary.tiles.total) == (9, 9, 9)
 
-    runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=10).json()
-    [run] = [r for r in runs if r["name"] == f"ingest {AOI_NAME}"]
-    assert run["state_type"] == "COMPLETED" and "geocube-ingest" in run["tags"]
-    tasks = httpx.post(f"{api}/task_runs/filter", json={}, timeout=10).json()
+    [run] = [r for r in _api(api, "flow_runs") if r["name"] == f"ingest {AOI_NAME}"]
+    assert run["state_type"] == "COMPLETED"
+    assert {"geocube-ingest", f"aoi:{AOI_NAME}"} <= set(run["tags"]), "the flow run itself carries the AOI"
+    tasks = _api(api, "task_runs", {"flow_runs": {"id": {"any_": [run["id"]]}}})
     names = {t["name"] for t in tasks}
-    assert f"catalogue and records of {AOI_NAME}" in names
-    assert any(n.startswith(f"process {AOI_NAME} #") for n in names)
+    assert {
+        f"check graphs, links and layers of {AOI_NAME}",
+        "search demo",
+        "tiles of scenes 1-9",
+        f"time series of {AOI_NAME}",
+        f"records of {AOI_NAME}",
+        f"post {AOI_NAME} to the workflow",
+        f"STAC collection of {AOI_NAME}",
+    } <= names
+    assert any(n.startswith(f"download {AOI_NAME} #") for n in names)
     assert all(f"aoi:{AOI_NAME}" in t["tags"] for t in tasks)
-    # One chain of 9 acquisitions: 9 waves of one tile, and no batch started for nothing.
-    assert len([n for n in names if n.startswith("process ")]) == 9
-    artifacts = httpx.post(
-        f"{api}/artifacts/filter", json={"artifacts": {"key": {"any_": ["aoi-longmontdemos2"]}}}, timeout=10
-    ).json()
-    latest = max(artifacts, key=lambda a: a["created"])
-    assert len(artifacts) >= 2, "the summary artifact is updated as the run goes"
+
+    artifacts = _api(api, "artifacts", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}})
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for artifact in artifacts:
+        by_key.setdefault(artifact["key"] or "", []).append(artifact)
+    [scenes] = by_key["aoi-longmontdemos2-scenes"]
+    assert scenes["type"] == "table" and scenes["description"] == "10 found by demo: 9 kept, 1 over the cloud limit"
+    for key in ("aoi-longmontdemos2-downloads", "aoi-longmontdemos2-processing"):
+        [progress] = by_key[key]
+        assert progress["type"] == "progress" and progress["data"] == 100
+    latest = max(by_key["aoi-longmontdemos2"], key=lambda a: a["created"])
+    assert len(by_key["aoi-longmontdemos2"]) >= 2, "the summary artifact is updated as the run goes"
     assert "| tiles | 0 | 0 | 9 | 0 | 0 | 9 |" in latest["data"]
+    assert re.search(r"This run: 9 scenes downloaded, \d tiles processed \(\d+ batches\)", latest["data"])
+
+    # Run again from the command line through Prefect: nothing new, so no flow run at all.
+    again = _run([*PREFECT[:1], "-m", "geocube_ingest.cli.main", "ingest", str(world.payload_path)], env)
+    assert "no flow run started" in again and "Nothing to do" in again
+    assert len([r for r in _api(api, "flow_runs") if r["name"] == f"ingest {AOI_NAME}"]) == 1

@@ -110,14 +110,14 @@ def test_warp_from_gcps_and_target_grid(tmp_path: Path, fixtures_dir: Path) -> N
     safe = make_grd_safe(tmp_path, fixtures_dir, {"vv": dn}, geometry=GrdGeometry(lat0=-33.0))
     band = s1.open_grd(safe, "vv")
     grid = raster.target_grid(band.measurement, "UTM", 25)
-    assert grid.crs.to_epsg() == 32731, "southern hemisphere UTM zone"
+    assert grid.crs is not None and grid.crs.epsg == 32731, "southern hemisphere UTM zone"
     warped = (
         raster.warp(band.measurement, grid, chunks=64, resampling=raster.parse_resampling("nearest")).compute().values
     )
     h, w = warped.shape
     assert warped[h // 2, w // 4] == 10 and warped[h // 2, 3 * w // 4] == 20, "west stays west"
     geographic = raster.target_grid(band.measurement, "EPSG:4326", None)
-    assert geographic.crs.to_epsg() == 4326
+    assert geographic.crs is not None and geographic.crs.epsg == 4326
     with pytest.raises(InvalidInput, match="unknown projection"):
         raster.target_grid(band.measurement, "EPSG:notacode", 10)
     with pytest.raises(InvalidInput, match="unknown resampling"):
@@ -200,3 +200,40 @@ def test_ensure_cog_converts_and_validate_refuses(tmp_path: Path, settings: Sett
 def test_nan_nodata_for_integers_is_dropped() -> None:
     assert cog.nodata_for("uint16", float("nan")) is None
     assert math.isnan(cog.nodata_for("float32", float("nan")) or 0.0)
+
+
+@pytest.mark.parametrize(
+    ("projection", "resolution", "resampling"),
+    [("EPSG:3857", 30, "bilinear"), ("EPSG:32632", 20, "nearest"), ("", 25, "cubic"), ("UTM", 10, "bilinear")],
+)
+def test_warp_matches_a_rasterio_reference(tmp_path: Path, projection: str, resolution: float, resampling: str) -> None:
+    """odc-geo's chunked reprojection gives the pixels of one whole-raster rasterio warp."""
+    from rasterio.warp import reproject
+
+    from tests.processing.products import write_band
+
+    rows, cols = np.mgrid[0:300, 0:260]
+    values = (1000 + 300 * np.sin(rows / 17) + 200 * np.cos(cols / 23)).astype("uint16")
+    values[:40, :30] = 0  # nodata corner
+    source = write_band(tmp_path / "band.tif", values, crs=32631, origin=(699960, 4800000), resolution=10)
+    grid = raster.target_grid(source, projection, resolution)
+    method = raster.parse_resampling(resampling)
+    got = raster.warp(source, grid, chunks=64, resampling=method).compute()
+    assert got.rio.crs == grid.crs and got.rio.transform() == grid.affine and got.shape == grid.shape.yx
+
+    expected = np.zeros(grid.shape.yx, dtype="uint16")
+    with rasterio.open(source) as src:
+        reproject(
+            rasterio.band(src, 1),
+            expected,
+            dst_transform=grid.affine,
+            dst_crs=grid.crs.wkt if grid.crs else None,
+            src_nodata=0,
+            dst_nodata=0,
+            resampling=method,
+        )
+    assert ((got.values == 0) == (expected == 0)).mean() > 0.995, "same footprint, up to edge pixels"
+    both = (got.values != 0) & (expected != 0)
+    diff = np.abs(got.values[both].astype(float) - expected[both])
+    assert both.sum() > 0.5 * values.size * (10 / resolution) ** 2
+    assert np.percentile(diff, 99) <= 1 and diff.max() <= 20

@@ -77,6 +77,8 @@ class ProviderPage:
     scenes: list[CatalogueScene]
     next: bool
     warnings: list[str] = field(default_factory=list)
+    # (scene, why) of scenes the provider found and left out itself (filters checked locally).
+    dropped: list[tuple[str, str]] = field(default_factory=list)
 
 
 class SearchProvider(ABC):

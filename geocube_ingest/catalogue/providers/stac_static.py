@@ -18,6 +18,7 @@ from geocube_ingest.catalogue.dates import parse_datetime
 from geocube_ingest.catalogue.providers.base import ProviderPage, SceneQuery, SearchProvider
 from geocube_ingest.catalogue.providers.presets import stac_mapping
 from geocube_ingest.catalogue.providers.stac import items_to_scenes
+from geocube_ingest.catalogue.refine import OUTSIDE_AOI, inside
 from geocube_ingest.errors import FatalError, InvalidInput, TemporaryError
 from geocube_ingest.payload import Constellation
 from geocube_ingest.settings import Settings
@@ -95,10 +96,16 @@ class StaticStacProvider(SearchProvider):
                 continue
             items.append(item)
         scenes = items_to_scenes(items, self.name, query, notes)
-        scenes = [s for s in scenes if s.footprint is not None and s.footprint.intersects(query.aoi)]
-        scenes = [s for s in scenes if query.filters.matches(s)]
-        scenes.sort(key=lambda s: (s.date, s.source_id))
+        dropped: list[tuple[str, str]] = []
+        kept = []
+        for scene in scenes:
+            why = OUTSIDE_AOI if not inside(scene, query.aoi) else query.filters.mismatch(scene)
+            if why is None:
+                kept.append(scene)
+            else:
+                dropped.append((scene.source_id, why))
+        kept.sort(key=lambda s: (s.date, s.source_id))
         if query.limit is None:
-            return ProviderPage(scenes, False, notes)
+            return ProviderPage(kept, False, notes, dropped)
         start = (query.page or 0) * query.limit
-        return ProviderPage(scenes[start : start + query.limit], start + query.limit < len(scenes), notes)
+        return ProviderPage(kept[start : start + query.limit], start + query.limit < len(kept), notes, dropped)

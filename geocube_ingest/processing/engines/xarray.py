@@ -18,7 +18,7 @@ import dask.array as darr
 import numexpr
 import numpy as np
 import xarray as xr
-from affine import Affine
+from odc.geo.geobox import GeoBox
 from rasterio.enums import Resampling
 
 from geocube_ingest.errors import InvalidInput
@@ -163,7 +163,7 @@ def _resampling(args: StepArgs, default: str = "bilinear") -> Resampling:
     return raster.parse_resampling(args.text("resampling", default))
 
 
-def _grid(args: StepArgs, reference: str) -> raster.Grid | None:
+def _grid(args: StepArgs, reference: str) -> GeoBox | None:
     projection = args.optional("projection")
     resolution = args.optional("resolution")
     if projection is None and resolution is None:
@@ -193,13 +193,12 @@ def _write(
         data,
         Path(output or args.text("output")),
         nodata=nodata,
-        client=context.client(),
         resampling=resampling,
         settings=context.settings,
     )
 
 
-def _on_grid(path: str, grid: raster.Grid | None, context: StepContext, resampling: Resampling) -> xr.DataArray:
+def _on_grid(path: str, grid: GeoBox | None, context: StepContext, resampling: Resampling) -> xr.DataArray:
     return raster.open_on_grid(path, grid, chunks=_chunks(context), resampling=resampling, decode=True)
 
 
@@ -213,9 +212,7 @@ def _convert(args: StepArgs, context: StepContext, operation: str) -> None:
     if operation == "none" and args.dformat() is None:
         # Same values, maybe another grid: keep the data type and nodata of the source.
         data = raster.open_on_grid(source, grid, chunks=_chunks(context), resampling=resampling)
-        cog.write_cog(
-            data, Path(args.text("output")), nodata=data.rio.nodata, client=context.client(), settings=context.settings
-        )
+        cog.write_cog(data, Path(args.text("output")), nodata=data.rio.nodata, settings=context.settings)
         return
     data = _on_grid(source, grid, context, resampling)
     if operation == "linear_to_db":
@@ -308,7 +305,7 @@ def band_math(args: StepArgs, context: StepContext) -> None:
         raise InvalidInput(f"band_math: input names must be identifiers, got {', '.join(bad)}")
     names = list(variables)
     first = variables[names[0]]
-    grid = _grid(args, first) or raster.Grid.of(first)
+    grid = _grid(args, first) or raster.geobox_of(first)
     resampling = _resampling(args)
     data = [_on_grid(variables[n], grid, context, resampling) for n in names]
     template = data[0]
@@ -330,7 +327,7 @@ def _compare(args: StepArgs, context: StepContext, operation: str) -> None:
     if operation not in _COMPARE:
         raise InvalidInput(f"unknown operation {operation!r} (expected one of {', '.join(_COMPARE)})")
     current = args.text("input")
-    grid = raster.Grid.of(current)
+    grid = raster.geobox_of(current)
     resampling = _resampling(args)
     a = _on_grid(current, None, context, resampling)
     b = _on_grid(args.text("other"), grid, context, resampling)
@@ -360,7 +357,7 @@ def ratio(args: StepArgs, context: StepContext) -> None:
 def coherence_step(args: StepArgs, context: StepContext) -> None:
     """|Σa·b*|/sqrt(Σ|a|²Σ|b|²) over a moving `window` (rows,cols): coherence of complex inputs."""
     current = args.text("input")
-    grid = raster.Grid.of(current)
+    grid = raster.geobox_of(current)
     resampling = _resampling(args)
     a = _on_grid(current, None, context, resampling)
     b = _on_grid(args.text("other"), grid, context, resampling).assign_coords(x=a.x, y=a.y)
@@ -370,35 +367,29 @@ def coherence_step(args: StepArgs, context: StepContext) -> None:
 # ---------------------------------------------------------------- Sentinel-2
 
 
-def _s2_reflectance(product: s2.S2Product, band: str, grid: raster.Grid | None, context: StepContext) -> xr.DataArray:
-    path, _ = product.band_path(band, None if grid is None else round(grid.resolution))
+def _s2_reflectance(product: s2.S2Product, band: str, grid: GeoBox | None, context: StepContext) -> xr.DataArray:
+    path, _ = product.band_path(band, None if grid is None else round(abs(grid.resolution.x)))
     dn = raster.open_on_grid(path, grid, chunks=_chunks(context), resampling=Resampling.bilinear)
     offset = product.offset(band)
     reflectance = (dn.astype("float32") + offset) / product.quantification
     return reflectance.where(dn != 0)
 
 
-def _scl(product: s2.S2Product, grid: raster.Grid, context: StepContext) -> xr.DataArray:
+def _scl(product: s2.S2Product, grid: GeoBox, context: StepContext) -> xr.DataArray:
     path, _ = product.band_path("SCL")
     return raster.open_on_grid(path, grid, chunks=_chunks(context), resampling=Resampling.nearest)
 
 
-def _s2_grid(product: s2.S2Product, band: str, resolution: str | None) -> raster.Grid:
+def _s2_grid(product: s2.S2Product, band: str, resolution: str | None) -> GeoBox:
     """The grid of `band` at `resolution` (its finest file when unset), derived when missing."""
     wanted = None if resolution is None else int(float(resolution))
     path, native = product.band_path(band, wanted)
-    grid = raster.Grid.of(path)
+    grid = raster.geobox_of(path)
     if grid is None:
         raise InvalidInput(f"{path}: band file is not georeferenced")
     if wanted is None or wanted == native:
         return grid
-    factor = native / wanted
-    return raster.Grid(
-        grid.crs,
-        grid.transform @ Affine.scale(1 / factor),
-        round(grid.width * factor),
-        round(grid.height * factor),
-    )
+    return grid.zoom_out(wanted / native)
 
 
 @builtin(
@@ -431,7 +422,7 @@ def s2_extract_bands(args: StepArgs, context: StepContext) -> None:
             "add_offset": 0.0 if harmonize else offset / product.quantification,
         }
         target = Path(pattern.replace("*", band))
-        cog.write_cog(out, target, nodata=0, client=context.client(), settings=context.settings)
+        cog.write_cog(out, target, nodata=0, settings=context.settings)
 
 
 @builtin(
@@ -480,7 +471,6 @@ def s2_cloud_mask(args: StepArgs, context: StepContext) -> None:
         mask,
         Path(args.text("output")),
         nodata=255,
-        client=context.client(),
         resampling=cog.CATEGORICAL,
         settings=context.settings,
     )
@@ -502,7 +492,7 @@ def s1_backscatter(args: StepArgs, context: StepContext) -> None:
     linear = xr.DataArray(s1.calibrate(dn.data, lut), coords=dn.coords, dims=dn.dims)
     # Radar geometry first (GCPs kept), then one warp of the linear values onto the grid.
     radar = context.scratch(f"{band.polarisation}_radar.tif")
-    cog.write_tiled(linear, radar, nodata=float("nan"), client=context.client(), settings=context.settings)
+    cog.write_tiled(linear, radar, nodata=float("nan"), settings=context.settings)
     try:
         grid = raster.target_grid(radar, args.text("projection", "UTM"), args.text("resolution", "20"))
         data = _on_grid(str(radar), grid, context, _resampling(args))

@@ -1,0 +1,72 @@
+"""The COG writer on the cluster: from a worker's own task, to S3, chunks never written by workers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import xarray as xr
+from distributed import LocalCluster
+from rio_cogeo import cog_validate
+
+from geocube_ingest import storage
+from geocube_ingest.index.base import DFormat
+from geocube_ingest.processing import cog, raster
+from geocube_ingest.settings import Settings
+from tests.processing.test_raster import georef
+from tests.storage.servers import S3Server, s3_server  # noqa: F401  (the moto server fixture)
+
+
+def _values() -> np.ndarray:
+    values = np.add.outer(np.arange(700), np.arange(900)).astype("float32") / 160
+    values[:40, :40] = np.nan
+    return values
+
+
+def _lazy() -> xr.DataArray:
+    return raster.to_dformat(georef(_values(), chunks=128), DFormat.parse("int16,-32768,0,10000"), (0, 10))
+
+
+def _check(path: str, settings: Settings) -> None:
+    with storage.rasterio_env(path, settings=settings):
+        valid, errors, _ = cog_validate(storage.gdal_path(path), quiet=True)
+        assert valid and not errors
+        with rasterio.open(storage.gdal_path(path)) as src:
+            values = src.read(1)
+            assert src.nodata == -32768 and src.overviews(1) and src.block_shapes[0] == (256, 256)
+    assert values[0, 0] == -32768 and values[600, 800] == round(_values()[600, 800] * 1000)
+
+
+def test_write_cog_from_a_task_on_a_one_thread_worker(tmp_path: Path, settings: Settings) -> None:
+    """The job calling the writer may itself be a task: its chunks go to the same single
+    thread without a deadlock (the task secedes while it waits)."""
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        client = cluster.get_client()
+        target = tmp_path / "out" / "task.tif"
+        future = client.submit(cog.write_cog, _lazy(), target, nodata=-32768, settings=settings, pure=False)
+        assert future.result(timeout=120) == str(target)
+    _check(str(target), settings)
+    assert [p.name for p in target.parent.iterdir()] == ["task.tif"], "no intermediate file left behind"
+
+
+def test_write_cog_straight_to_s3(s3_server: S3Server, tmp_path: Path, settings: Settings) -> None:  # noqa: F811
+    s3 = settings.with_overrides({"s3": s3_server.settings().model_dump()})
+    url = f"s3://{s3_server.new_bucket()}/cubes/layer.tif"
+    assert cog.write_cog(_lazy(), url, nodata=-32768, settings=s3) == url
+    _check(url, s3)
+
+
+def test_write_tiled_keeps_metadata_with_more_chunks_than_in_flight(tmp_path: Path, settings: Settings) -> None:
+    """48 chunks through a window of 4 (two one-thread workers), scale/offset and nodata kept."""
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        data = _lazy()
+        assert data.data.npartitions == 48
+        out = cog.write_tiled(
+            data, tmp_path / "tiled.tif", nodata=-32768, client=cluster.get_client(), settings=settings
+        )
+    with rasterio.open(out) as src:
+        assert src.read(1)[600, 800] == round(_values()[600, 800] * 1000)
+        assert src.profile["tiled"] and src.profile.get("compress") is None and src.nodata == -32768
+        assert src.scales[0] == data.attrs["scale_factor"] and src.offsets[0] == data.attrs["add_offset"]
+        assert src.transform == data.rio.transform() and src.crs == data.rio.crs
