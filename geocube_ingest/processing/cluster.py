@@ -3,8 +3,8 @@
 A `distributed.LocalCluster` by default, or any scheduler address from settings to scale
 out (dask-jobqueue, dask-kubernetes, Coiled...). A client is created once per process and
 per cluster configuration. With a scheduler, whole jobs are tasks (`processing.submit`);
-inside a job on a worker, chunked steps compute with that worker's threads
-(`job_client`), since the job's files are in its scratch folder, on that machine only.
+inside a job on a worker, chunked steps compute on a cluster of that worker's threads
+(`processing.job.job_settings`), since the job's files are in its scratch folder.
 """
 
 from __future__ import annotations
@@ -92,43 +92,6 @@ def _cached(key: tuple[object, ...], start: Callable[[], _Entry]) -> Client:
             entry = start()
             _entries[key] = entry
         return entry.client
-
-
-def _in_worker() -> int | None:
-    """The thread count of the Dask worker running this code, None outside a worker task."""
-    from distributed import get_worker
-
-    try:
-        return int(get_worker().state.nthreads)
-    except ValueError:
-        return None
-
-
-def _start_threads(threads: int) -> _Entry:
-    cluster = LocalCluster(
-        n_workers=1,
-        threads_per_worker=threads,
-        processes=False,
-        memory_limit=0,  # the worker running the job has its own limit
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
-    log.info("jobs on this worker compute their chunks with %d local threads", threads)
-    return _Entry(os.getpid(), Client(cluster, set_as_default=False), cluster)
-
-
-def job_client(settings: Settings | None = None) -> Client:
-    """The client a job's chunked steps compute with.
-
-    In the orchestrating process: the configured cluster (`get_client`). Inside a job that runs
-    as a task on a Dask worker: threads of that worker process (as many as the worker has),
-    started once per process, because the job's inputs are in its scratch folder, which no
-    other worker sees. Jobs spread over the workers; the chunks of one job stay on its machine.
-    """
-    threads = _in_worker()
-    if threads is None:
-        return get_client(settings)
-    return _cached(("job-threads", threads), lambda: _start_threads(threads))
 
 
 def close_client(settings: Settings | None = None) -> None:

@@ -5,7 +5,7 @@ gets everything as plain data (`TileJob`, `SceneJob`: slots, the resolved graph,
 config, the staged product's URL) and its settings without secrets (`run_*_job` on a
 worker reads storage credentials from the worker's own environment). It makes its scratch
 folder on the machine that runs it, imports its inputs from storage URLs, runs the steps
-(chunked steps compute with the threads of that machine: `cluster.job_client`), stores the
+(chunked steps compute with the threads of that machine: `job_settings`), stores the
 outputs atomically, and returns a `JobResult`: stored URLs, what to index, what to delete,
 the classified error. It never touches the workflow database nor the index: the
 orchestrating process does, with the result (`processing.submit`).
@@ -18,12 +18,13 @@ import logging
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from geocube_ingest import storage
 from geocube_ingest.errors import FatalError, NotFound, RetriableError, TaskError, TemporaryError
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["JobResult", "SceneJob", "TileJob", "run_scene_job", "run_tile_job"]
 
+T = TypeVar("T")
 _ERRORS: dict[str, type[TaskError]] = {cls.__name__: cls for cls in (TemporaryError, RetriableError, FatalError)}
 
 
@@ -95,12 +97,44 @@ def _merged(shipped: str) -> Settings:
     return get_settings().with_overrides(json.loads(shipped))
 
 
+def _worker_threads() -> int | None:
+    """The thread count of the Dask worker running this task, None outside a worker task."""
+    from distributed import get_worker
+
+    try:
+        return int(get_worker().state.nthreads)
+    except ValueError:
+        return None
+
+
 def job_settings(settings: Settings | Mapping[str, Any]) -> Settings:
     """The settings a job runs with: given as is in-process; on a worker, the worker's own
-    (storage credentials, scratch folder) under what the orchestrator shipped."""
+    (storage credentials, scratch folder) under what the orchestrator shipped, and a cluster
+    of this worker's threads to compute chunks on: the job's files are in its scratch folder,
+    which no other worker sees."""
     if isinstance(settings, Settings):
         return settings
-    return _merged(json.dumps(settings, sort_keys=True))
+    shipped = dict(settings)
+    threads = _worker_threads()
+    if threads is not None:
+        local = {"dask_scheduler": None, "jobs_on_cluster": False, "processes": False, "n_workers": 1,
+                 "threads_per_worker": threads, "adapt_minimum": None, "adapt_maximum": None}  # fmt: skip
+        shipped["processing"] = {**shipped.get("processing", {}), **local}
+    return _merged(json.dumps(shipped, sort_keys=True))
+
+
+def _outside_task(function: Callable[..., T], *args: Any) -> T:
+    """Run `function` in a thread of its own when called in a Dask worker task.
+
+    Code that finds itself in a worker task computes through the worker's client, on the
+    whole cluster (`cog.cluster_client`); outside it, it uses the settings' cluster, which
+    `job_settings` made this worker's threads. The new thread does not inherit the task's
+    context, so the job's chunks stay on the machine that has its files.
+    """
+    if _worker_threads() is None:
+        return function(*args)
+    with ThreadPoolExecutor(1, thread_name_prefix="geocube-job") as pool:
+        return pool.submit(function, *args).result()
 
 
 def scratch_root(settings: Settings) -> Path:
@@ -185,7 +219,10 @@ def _run(
 
 def run_tile_job(job: TileJob, settings: Settings | Mapping[str, Any], work_dir: Path | None = None) -> JobResult:
     """Run a tile graph here (a Dask worker, or the orchestrating process with a LocalCluster)."""
-    settings = job_settings(settings)
+    return _outside_task(_tile_job, job, job_settings(settings), work_dir)
+
+
+def _tile_job(job: TileJob, settings: Settings, work_dir: Path | None) -> JobResult:
     with _scratch(work_dir, job.label, settings) as root:
         outcome = _run(job.graph, job.overrides, Workspace(root, list(job.slots)), job.index_required, settings)
     log.info("%s: %d outputs stored (%s)", job.label, len(outcome.result.outputs), outcome.error_class or "ok")
@@ -197,9 +234,12 @@ def run_scene_job(
 ) -> list[tuple[int, JobResult]]:
     """Run a scene graph once per tile here, on the product brought from storage; stops at the
     first tile that fails (its result carries the error)."""
+    return _outside_task(_scene_job, job, job_settings(settings), work_dir)
+
+
+def _scene_job(job: SceneJob, settings: Settings, work_dir: Path | None) -> list[tuple[int, JobResult]]:
     from geocube_ingest.download.job import prepare_product  # download imports processing lazily
 
-    settings = job_settings(settings)
     results: list[tuple[int, JobResult]] = []
     with _scratch(work_dir, job.label, settings) as root:
         try:

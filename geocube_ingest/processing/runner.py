@@ -87,9 +87,9 @@ class StepContext:
         return self.workspace.root
 
     def client(self) -> Client:
-        from geocube_ingest.processing.cluster import job_client
+        from geocube_ingest.processing.cluster import get_client
 
-        return job_client(self.settings)
+        return get_client(self.settings)
 
     def scratch(self, name: str) -> Path:
         """A private file name in the work folder for intermediate results of this step."""
