@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import cast
 
 from prefect import serve
+from prefect.deployments.runner import RunnerDeployment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -21,7 +23,8 @@ from flows.workers import download_worker, process_worker
 TAGS = ["geocube-ingest"]
 
 if __name__ == "__main__":
-    serve(
+    # Called outside an event loop, `to_deployment` returns the deployment (its type says "or a coroutine").
+    deployments = (
         ingest_aoi.to_deployment(name="ingest-aoi", tags=["geocube-ingest"]),
         retry_aoi.to_deployment(name="retry-aoi", tags=["geocube-ingest"]),
         list_scenes.to_deployment(name="list-scenes", tags=["geocube-ingest"]),
@@ -30,3 +33,4 @@ if __name__ == "__main__":
         download_worker.to_deployment(name="download-worker", tags=TAGS, parameters={"idle_seconds": 600}),
         process_worker.to_deployment(name="process-worker", tags=TAGS, parameters={"idle_seconds": 600}),
     )
+    serve(*cast("tuple[RunnerDeployment, ...]", deployments))

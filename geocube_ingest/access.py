@@ -42,7 +42,7 @@ def _shown(url: str) -> str:
 
 def local_path(url: str) -> str:
     """The absolute path fsspec would open for a local URL, symbolic links resolved."""
-    return os.path.realpath(LocalFileSystem._strip_protocol(url))
+    return os.path.realpath(str(LocalFileSystem._strip_protocol(url)))
 
 
 def is_below(path: str, root: str) -> bool:

@@ -12,16 +12,18 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from geocube_ingest.errors import InvalidInput
 
 ENV_PREFIX = "GEOCUBE_INGEST_"
 
@@ -32,7 +34,46 @@ def default_home() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".geocube-ingest"
 
 
-class WorkflowSettings(BaseModel):
+class SettingsError(InvalidInput):
+    """Settings that cannot be loaded: the message names the key, its section and where it came from."""
+
+
+class _Section(BaseModel):
+    """A settings section: a misspelt key is an error, not a silently ignored line."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Credentials(_Section):
+    """A provider's credentials: given here (kept secret), or read from environment variables named here.
+
+    The `*_env` variables are read when the settings are loaded, so every consumer of the
+    secret fields (authentication, redaction of logs) sees the same value.
+    """
+
+    username: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = Field(default=None, description="Sent as a bearer token.")
+    password_env: str | None = Field(default=None, description="Environment variable holding the password.")
+    token_env: str | None = Field(default=None, description="Environment variable holding the bearer token.")
+
+    @model_validator(mode="after")
+    def _secrets_from_environment(self) -> Self:
+        for secret, variable in (("password", self.password_env), ("token", self.token_env)):
+            value = os.environ.get(variable) if variable else None
+            if getattr(self, secret) is None and value:
+                setattr(self, secret, SecretStr(value))
+        return self
+
+    def missing_secret(self, secret: Literal["password", "token"]) -> str:
+        """Why a needed secret is absent, for the error of the provider that needs it."""
+        variable = self.password_env if secret == "password" else self.token_env
+        if variable:
+            return f"the environment variable {variable} ({secret}_env) is not set"
+        return f"set {secret} or {secret}_env"
+
+
+class WorkflowSettings(_Section):
     lease_seconds: float = Field(
         default=60.0,
         gt=0,
@@ -70,7 +111,7 @@ CATALOGUE_PRESETS: dict[str, tuple[str, str]] = {
 DEFAULT_CATALOGUE_ORDER = ("cdse-odata", "earth-search", "planetary-computer", "cdse-stac", "usgs-landsat")
 
 
-class CatalogueProviderSettings(BaseModel):
+class CatalogueProviderSettings(_Credentials):
     """One search provider: a `preset`, or a `kind` (stac, stac-static, cdse-odata) with a `url`.
 
     A preset fills `kind`, `url` and `name`; anything given explicitly wins. Credentials come
@@ -87,11 +128,6 @@ class CatalogueProviderSettings(BaseModel):
         description="Provider options: collections {CONSTELLATION: {product type: collection}}, "
         "filter_mode (query, filter, none), queryables, page_size.",
     )
-    username: str | None = None
-    password: SecretStr | None = None
-    token: SecretStr | None = Field(default=None, description="Sent as a bearer token.")
-    password_env: str | None = Field(default=None, description="Environment variable holding the password.")
-    token_env: str | None = Field(default=None, description="Environment variable holding the bearer token.")
     timeout_seconds: float | None = Field(default=None, gt=0, description="Overrides catalogue.timeout_seconds.")
 
     @model_validator(mode="after")
@@ -114,7 +150,7 @@ def _default_catalogue_providers() -> list[CatalogueProviderSettings]:
     return [CatalogueProviderSettings(preset=name) for name in DEFAULT_CATALOGUE_ORDER]
 
 
-class CatalogueSettings(BaseModel):
+class CatalogueSettings(_Section):
     providers: list[CatalogueProviderSettings] = Field(
         default_factory=_default_catalogue_providers,
         description="Search providers, tried in order until one answers (default: the presets, CDSE OData first).",
@@ -143,8 +179,10 @@ class CatalogueSettings(BaseModel):
         return self
 
 
-class DownloadProviderSettings(BaseModel):
+class DownloadProviderSettings(_Credentials):
     """One download provider, tried in the configured order; `kind` selects the implementation.
+
+    Credentials: `username` with `password` (or `password_env`), or `token` (or `token_env`).
 
     Kinds (see geocube_ingest/download/providers): `local` (`path`: a folder of products),
     `url` (the scene's download_link or STAC asset hrefs), `cdse` (Copernicus Data Space
@@ -161,9 +199,6 @@ class DownloadProviderSettings(BaseModel):
     client_id: str | None = Field(default=None, description="cdse: OIDC client id (CDSE: `cdse-public`).")
     path: str | None = Field(default=None, description="local: root folder (any fsspec URL) holding the products.")
     options: dict[str, Any] = Field(default_factory=dict, description="Provider-specific options.")
-    username: str | None = None
-    password: SecretStr | None = None
-    token: SecretStr | None = Field(default=None, description="asf: Earthdata bearer token.")
     auth_domains: list[str] = Field(
         default_factory=list,
         description="Redirects to these domains (and their subdomains) keep the Authorization header.",
@@ -181,7 +216,7 @@ def _default_download_providers() -> list[DownloadProviderSettings]:
     return [DownloadProviderSettings(name="url", kind="url")]
 
 
-class DownloadSettings(BaseModel):
+class DownloadSettings(_Section):
     providers: list[DownloadProviderSettings] = Field(
         default_factory=_default_download_providers,
         description="Tried in order until one has the product (default: the scene's own links).",
@@ -197,7 +232,7 @@ class DownloadSettings(BaseModel):
     keep_work_dir: bool = Field(default=False, description="Keep the work directory of a job (debugging only).")
 
 
-class S3Settings(BaseModel):
+class S3Settings(_Section):
     endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (MinIO, moto, OVH...).")
     region: str | None = None
     access_key_id: SecretStr | None = None
@@ -206,7 +241,7 @@ class S3Settings(BaseModel):
     anonymous: bool = False
 
 
-class GCSSettings(BaseModel):
+class GCSSettings(_Section):
     endpoint_url: str | None = Field(default=None, description="Custom endpoint (an emulator, a gateway).")
     project: str | None = None
     token: str | None = Field(
@@ -214,7 +249,7 @@ class GCSSettings(BaseModel):
     )
 
 
-class ProcessingSettings(BaseModel):
+class ProcessingSettings(_Section):
     graph_dirs: list[Path] = Field(
         default_factory=list, description="Extra folders searched for graphs (and their scripts) by name, first."
     )
@@ -260,7 +295,7 @@ class ProcessingSettings(BaseModel):
         return bool(self.dask_scheduler) if self.jobs_on_cluster is None else self.jobs_on_cluster
 
 
-class GraphSettings(BaseModel):
+class GraphSettings(_Section):
     """What graphs may be run and what their steps may call: the operator's allow-lists.
 
     Payloads, scenes/tiles files and `PUT .../data` name graphs of the library and of
@@ -285,7 +320,7 @@ class GraphSettings(BaseModel):
     )
 
 
-class DockerSettings(BaseModel):
+class DockerSettings(_Section):
     """How `docker` steps run: the docker CLI (or a compatible one such as podman)."""
 
     command: list[str] = Field(
@@ -314,7 +349,7 @@ class DockerSettings(BaseModel):
     )
 
 
-class IndexSettings(BaseModel):
+class IndexSettings(_Section):
     backend: Literal["embedded", "geocube"] = Field(
         default="embedded", description="`embedded` (SQL tables of our own) or `geocube` (a Geocube server)."
     )
@@ -339,7 +374,7 @@ class IndexSettings(BaseModel):
     )
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(_Section):
     host: str = Field(default="127.0.0.1", description="Address `geocube-ingest serve` listens on.")
     port: int = Field(default=8080, ge=0, le=65535, description="Port `geocube-ingest serve` listens on.")
     token: SecretStr | None = Field(
@@ -397,7 +432,7 @@ class ApiSettings(BaseModel):
         return self.heavy_answers or max(1, (os.cpu_count() or 2) // 2)
 
 
-class PipelineSettings(BaseModel):
+class PipelineSettings(_Section):
     """How an ingestion run drives the workers (downloads and processing are separate pools)."""
 
     download_concurrency: int = Field(default=4, ge=1, description="Downloads running at once in one process.")
@@ -422,7 +457,7 @@ class PipelineSettings(BaseModel):
     publish_stac: bool = Field(default=True, description="Publish the AOI's STAC collection when a run ends.")
 
 
-class SecuritySettings(BaseModel):
+class SecuritySettings(_Section):
     """What input (payloads, scenes/tiles files, API bodies) may reach: the operator's lists (docs/security.md)."""
 
     url_schemes: list[str] = Field(
@@ -463,7 +498,7 @@ class SecuritySettings(BaseModel):
         return schemes
 
 
-class PrefectSettings(BaseModel):
+class PrefectSettings(_Section):
     ingest_deployment: str | None = Field(
         default=None, description="When set, /catalog/aoi starts this deployment instead of ingesting in-process."
     )
@@ -481,7 +516,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
-        extra="ignore",
+        extra="forbid",
         validate_default=True,
     )
 
@@ -560,7 +595,52 @@ def config_file_path() -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def _where(key: str) -> str:
+    """Which source a top-level key came from: the environment wins over the file."""
+    variable = f"{ENV_PREFIX}{key.upper()}"
+    if any(name.upper() == variable or name.upper().startswith(f"{variable}__") for name in os.environ):
+        return f"environment {variable}..."
+    config_file = config_file_path()
+    return str(config_file) if config_file is not None else "keyword arguments"
+
+
+def _section(loc: tuple[str | int, ...]) -> str:
+    """`[download.providers] entry 2` for ('download', 'providers', 1): where the key sits in the TOML file."""
+    names = [str(part) for part in loc if isinstance(part, str)]
+    indexes = [part for part in loc if isinstance(part, int)]
+    if not names:
+        return "the top level"
+    entry = f" entry {indexes[-1] + 1}" if indexes else ""
+    return f"[{'.'.join(names)}]{entry}"
+
+
+def settings_error(exc: ValidationError) -> SettingsError:
+    """One line naming each bad key, its section and its source (values are not shown: they may be secrets)."""
+    problems = []
+    for error in exc.errors(include_input=False):
+        loc = tuple(error["loc"])
+        if not loc:
+            problems.append(error["msg"])
+            continue
+        source = _where(str(loc[0]))
+        if error["type"] == "extra_forbidden":
+            key, parent = loc[-1], loc[:-1]
+            problems.append(f"unknown key {key!r} in {_section(parent)} ({source})")
+        else:
+            field = ".".join(str(part) for part in loc)
+            problems.append(f"{field}: {error['msg']} ({source})")
+    return SettingsError("settings: " + "; ".join(problems[:5]))
+
+
+def load_settings(**values: Any) -> Settings:
+    """Settings from the sources, or a SettingsError naming what is wrong."""
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise settings_error(exc) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings; `get_settings.cache_clear()` re-reads the environment."""
-    return Settings()
+    return load_settings()

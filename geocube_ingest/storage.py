@@ -35,7 +35,8 @@ import fsspec
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
-from geocube_ingest.access import NotAllowed, check_storage_uri, protocol_of
+from geocube_ingest.access import NotAllowed, check_storage_uri
+from geocube_ingest.access import protocol_of as protocol_of  # part of this module's interface
 from geocube_ingest.errors import FatalError, InvalidInput, NotFound
 from geocube_ingest.settings import Settings, get_settings
 
@@ -239,7 +240,8 @@ def open(url: str, mode: str = "rb", *, settings: Settings | None = None, **kwar
         _check_writable(url)
     fs, path = filesystem(url, settings)
     try:
-        return fs.open(path, mode, **kwargs)
+        opened: IO[Any] = fs.open(path, mode, **kwargs)
+        return opened
     except FileNotFoundError:
         raise NotFound(f"{url} not found") from None
 

@@ -28,7 +28,7 @@ from geocube_ingest.api import errors, page, routes_aoi, routes_catalog, routes_
 from geocube_ingest.api.runs import AoiLocks, make_starter
 from geocube_ingest.api.schemas import ErrorOut, HealthOut, SceneFeatureCollection, TileFeatureCollection
 from geocube_ingest.api.schemas_catalog import COMPONENTS as CATALOG_COMPONENTS
-from geocube_ingest.api.schemas_catalog import payload_document_schemas
+from geocube_ingest.api.schemas_catalog import file_body_schemas, payload_document_schemas
 from geocube_ingest.index import Index, get_index
 from geocube_ingest.index.follow import follow
 from geocube_ingest.settings import Settings, get_settings
@@ -152,7 +152,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         ref_template="#/components/schemas/{model}",
     )
     known = schema.setdefault("components", {}).setdefault("schemas", {})
-    for name, definition in {**extra.get("$defs", {}), **payload_document_schemas()}.items():
+    for name, definition in {**extra.get("$defs", {}), **payload_document_schemas(), **file_body_schemas()}.items():
         known.setdefault(name, definition)
     app.openapi_schema = schema
     return schema

@@ -132,7 +132,7 @@ def render_svg(aoi: str, scenes: list[Scene], tiles: list[Tile], *, max_nodes: i
         raise GraphUnavailable(f"Graphviz is not installed on the server (no 'dot' program): use GET /aoi/{aoi}/dot")
     source = build(aoi, scenes, tiles).source
     try:
-        done = subprocess.run(
+        done: subprocess.CompletedProcess[bytes] = subprocess.run(
             [program, "-Tsvg"], input=source.encode("utf-8"), capture_output=True, timeout=timeout_seconds, check=False
         )
     except subprocess.TimeoutExpired:

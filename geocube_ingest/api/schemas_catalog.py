@@ -1,10 +1,10 @@
 """Bodies and answers of the `/catalog/*` routes (`seeds/run-a-payload.md`).
 
-The answers are the catalogue's own GeoJSON files (`scenes_to_geojson`, `tiles_to_geojson`)
+The answers are the catalogue's own GeoJSON files (their model: `catalogue/documents.py`)
 with a few foreign members at the top level (`next`, `page`, `limit`, `provider`,
 `warnings`), which GeoJSON allows and which the file readers ignore, so an answer can be
-saved, edited and posted back as is. Routes send these documents unchanged; the models say
-what is in them (schemathesis checks that they do).
+saved, edited and posted back as is. The bodies take the same files; the model's schema
+in validation mode asks what the readers need, in serialization mode every member written.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic.json_schema import models_json_schema
 
+from geocube_ingest.catalogue.documents import CatalogScenesFile, CatalogTilesFile
 from geocube_ingest.payload import Payload
 
 PAYLOAD_DOC = (
@@ -27,45 +29,7 @@ TILES_FILE_DOC = "A tiles file from `/catalog/tiles` (possibly edited): scenes a
 # -- answers --------------------------------------------------------------------------------------
 
 
-class CatalogSceneData(BaseModel):
-    """Upstream's scene `data`; other keys (e.g. `instances_id` in an edited file) are kept."""
-
-    model_config = ConfigDict(extra="allow")
-
-    date: str = Field(description="Acquisition date-time (RFC 3339).")
-    graph_config: dict[str, str] = Field(description="Copied from the payload.")
-    graph_name: str = Field(description="The scene graph, copied from the payload.")
-    is_retriable: bool = Field(description="Copied from the payload.")
-    metadata: dict[str, Any] | None = Field(description="What the catalogue knows (download links, assets...).")
-    record_id: str = Field(description="Empty until the record is created.")
-    storage_uri: str = Field(description="Copied from the payload.")
-    uuid: str = Field(description="Unique id of the product in the catalogue.")
-    tiles: dict[str, dict[str, Any]] | None = Field(
-        default=None, description="Tiles files only: tile source id -> {swath_id, tile_nr}."
-    )
-
-
-class CatalogSceneProperties(BaseModel):
-    aoi: str = Field(description="The AOI, copied from `payload.name`.")
-    data: CatalogSceneData
-    id: int = Field(description="0: the workflow gives ids when the scene is posted.")
-    source_id: str = Field(description="Product name.")
-    tags: dict[str, str] = Field(description="Tags of the record the scene is indexed with.")
-    wkt: str = Field(description="Footprint in WKT, EPSG:4326.")
-
-
-class CatalogSceneFeature(BaseModel):
-    type: Literal["Feature"]
-    id: int
-    geometry: dict[str, Any] | None = Field(description="Footprint (GeoJSON, EPSG:4326).")
-    properties: CatalogSceneProperties
-
-
-class CatalogScenesOut(BaseModel):
-    """Upstream's scenes file, plus the paging members."""
-
-    type: Literal["FeatureCollection"]
-    features: list[CatalogSceneFeature]
+class _Paging(BaseModel):
     next: bool = Field(description="More scenes exist after this page (ask `page + 1`; a `Link` header says where).")
     page: int | None = Field(description="The page answered (0-based); null when every scene is listed.")
     limit: int | None = Field(description="Scenes per page; null when every scene is listed.")
@@ -73,49 +37,12 @@ class CatalogScenesOut(BaseModel):
     warnings: list[str] = Field(description="Catalogue items left out, with why.")
 
 
-class CatalogTileRef(BaseModel):
-    """A tile named by its scene (upstream's TileLite)."""
-
-    SourceID: str
-    SceneID: str
-    Date: str | None
+class CatalogScenesOut(CatalogScenesFile, _Paging):
+    """Upstream's scenes file, plus the paging members."""
 
 
-class CatalogTileOut(BaseModel):
-    SourceID: str = Field(description="Location key: ESA burst id (S1), MGRS tile (S2), path-row (Landsat).")
-    SceneID: str = Field(description="Source id of its scene.")
-    Date: str
-    id: int = Field(description="Workflow id of a tile already ingested (relinks); 0 otherwise.")
-    data: dict[str, Any] = Field(description="swath_id, tile_nr, graph_name, is_retriable, location, burst ids...")
-    wkt: str
-    previous: CatalogTileRef | None = Field(description="Tile acquired just before at the same place.")
-    reference: CatalogTileRef | None = Field(description="First tile of this time series.")
-
-
-class CatalogTileSceneProperties(CatalogSceneProperties):
-    tiles: list[CatalogTileOut]
-
-
-class CatalogTileSceneFeature(BaseModel):
-    type: Literal["Feature"]
-    id: int
-    geometry: dict[str, Any] | None = Field(description="MultiPolygon of the scene and its tiles.")
-    properties: CatalogTileSceneProperties
-
-
-class CatalogTilesOut(BaseModel):
+class CatalogTilesOut(CatalogTilesFile, _Paging):
     """Upstream's tiles file: one feature per scene with its tiles, plus the paging members."""
-
-    type: Literal["FeatureCollection"]
-    features: list[CatalogTileSceneFeature]
-    relinks: list[CatalogTileOut] | None = Field(
-        default=None, description="Tiles already in the workflow that a backfill re-wires (absent when none)."
-    )
-    next: bool = Field(description="More scenes exist after the page of scenes that was tiled.")
-    page: int | None
-    limit: int | None
-    provider: str = Field(description='The catalogue provider that answered; "" when a scenes file was given.')
-    warnings: list[str]
 
 
 class CatalogRunOut(BaseModel):
@@ -148,7 +75,7 @@ class CatalogAoiOut(BaseModel):
 #
 # The documents are described in full (multipart parts are JSON: `encoding` says so in the
 # routes), so clients and fuzzers can build them. The readers also accept upstream's older
-# spellings and shapes (see catalogue.geojson, payload), which a schema cannot list.
+# spellings and shapes (see catalogue.documents, payload), which a schema cannot list.
 
 EXAMPLE_PAYLOAD: dict[str, Any] = {
     "name": "DenmarkDemoS2",
@@ -168,13 +95,15 @@ EXAMPLE_PAYLOAD: dict[str, Any] = {
 }
 PAYLOAD_REF = "#/components/schemas/PayloadDocument"
 PayloadPart = Annotated[dict[str, Any], WithJsonSchema({"allOf": [{"$ref": PAYLOAD_REF}], "description": PAYLOAD_DOC})]
+# The files as bodies: their model in validation mode (what the readers need), named as FastAPI names inputs.
+INPUT_REF = "#/components/schemas/{model}-Input"
 ScenesPart = Annotated[
     dict[str, Any],
-    WithJsonSchema({"allOf": [{"$ref": "#/components/schemas/CatalogScenesFile"}], "description": SCENES_FILE_DOC}),
+    WithJsonSchema({"allOf": [{"$ref": INPUT_REF.format(model="CatalogScenesFile")}], "description": SCENES_FILE_DOC}),
 ]
 TilesPart = Annotated[
     dict[str, Any],
-    WithJsonSchema({"allOf": [{"$ref": "#/components/schemas/CatalogTilesFile"}], "description": TILES_FILE_DOC}),
+    WithJsonSchema({"allOf": [{"$ref": INPUT_REF.format(model="CatalogTilesFile")}], "description": TILES_FILE_DOC}),
 ]
 
 
@@ -195,70 +124,12 @@ def payload_document_schemas() -> dict[str, dict[str, Any]]:
     return {"PayloadDocument": schema, **definitions}
 
 
-class SceneFileData(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    date: str = Field(description="Acquisition date-time (RFC 3339).", examples=["2022-01-04T10:34:31Z"])
-    graph_name: str | None = Field(default=None, description="The scene graph (default: the payload's).")
-    metadata: dict[str, Any] | None = Field(
-        default=None,
-        description="download_link, assets {name: {href}}, annotations: links followed with the schemes and "
-        "folders the operator allows.",
+def file_body_schemas() -> dict[str, dict[str, Any]]:
+    """The scenes and tiles files as request bodies (`...-Input`): only what the readers require is required."""
+    _, schema = models_json_schema(
+        [(CatalogScenesFile, "validation"), (CatalogTilesFile, "validation")], ref_template=INPUT_REF
     )
-    storage_uri: str | None = Field(default=None, description="Under a storage root the operator allows.")
-    is_retriable: bool | None = None
-
-
-class SceneFileProperties(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    source_id: str = Field(min_length=1, max_length=512, pattern=r"^[^/\\]+$", description="Product name.")
-    data: SceneFileData
-    tags: dict[str, Any] | None = None
-    wkt: str | None = Field(default=None, description="Footprint in WKT (or give the feature's geometry).")
-
-
-class SceneFileFeature(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    geometry: dict[str, Any] | None = None
-    properties: SceneFileProperties
-
-
-class CatalogScenesFile(BaseModel):
-    """A scenes file as `/catalog/scenes` answers it (the paging members may stay or go)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: Literal["FeatureCollection"]
-    features: list[SceneFileFeature]
-
-
-class TileFileEntry(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    SourceID: str = Field(min_length=1, max_length=512, pattern=r"^[^/\\]+$")
-    SceneID: str | None = Field(default=None, max_length=512, pattern=r"^[^/\\]+$")
-    Date: str | None = None
-    data: dict[str, Any] | None = None
-    wkt: str | None = None
-    previous: CatalogTileRef | None = None
-    reference: CatalogTileRef | None = None
-
-
-class TileFileProperties(SceneFileProperties):
-    tiles: list[TileFileEntry]
-
-
-class TileFileFeature(SceneFileFeature):
-    properties: TileFileProperties
-
-
-class CatalogTilesFile(CatalogScenesFile):
-    """A tiles file as `/catalog/tiles` answers it."""
-
-    features: list[TileFileFeature]  # type: ignore[assignment]
-    relinks: list[TileFileEntry] | None = None
+    return {f"{name}-Input": definition for name, definition in schema.get("$defs", {}).items()}
 
 
 class CatalogScenesForm(BaseModel):
@@ -303,8 +174,4 @@ FORMS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "tiles": (CatalogTilesForm, CatalogTilesJson),
     "aoi": (CatalogAoiForm, CatalogAoiJson),
 }
-COMPONENTS: tuple[type[BaseModel], ...] = (
-    *(model for pair in FORMS.values() for model in pair),
-    CatalogScenesFile,
-    CatalogTilesFile,
-)
+COMPONENTS: tuple[type[BaseModel], ...] = tuple(model for pair in FORMS.values() for model in pair)

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from geocube_ingest.cli.common import workflow
+from geocube_ingest.cli.common import make_console, workflow
 from geocube_ingest.payload import Payload
 
 if TYPE_CHECKING:
@@ -26,7 +25,7 @@ catalog_app = typer.Typer(
     help="List the scenes and tiles of a payload (as the API's /catalog/scenes and /catalog/tiles).",
     no_args_is_help=True,
 )
-err_console = Console(stderr=True)
+err_console = make_console(stderr=True)
 
 PayloadArg = Annotated[
     Path, typer.Argument(help="Payload file (GeoJSON with name, dates, scene_type...).", exists=True, dir_okay=False)

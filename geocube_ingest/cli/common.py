@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -13,7 +14,19 @@ from rich.console import Console
 from geocube_ingest.settings import Settings, get_settings
 from geocube_ingest.workflow import Workflow
 
-console = Console()
+# Piped output is read by programs and wide screens: rich's 80-column default would wrap tables and lines.
+PIPED_WIDTH = 100_000
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console for the terminal, or unwrapped lines when the output is piped (unless COLUMNS says a width)."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=stderr, width=PIPED_WIDTH, soft_wrap=True)
+    return console
+
+
+console = make_console()
 
 
 def workflow(database_url: str | None = None) -> Workflow:

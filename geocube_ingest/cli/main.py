@@ -10,8 +10,9 @@ import logging
 import sys
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 
+from geocube_ingest.cli.common import make_console
 from geocube_ingest.errors import GeocubeIngestError
 
 app = typer.Typer(
@@ -22,7 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-err_console = Console(stderr=True)
+err_console = make_console(stderr=True)
 
 
 # Command groups, each a module of geocube_ingest.cli with a `register(app)` function.
@@ -44,7 +45,7 @@ def main() -> None:
     try:
         app()
     except GeocubeIngestError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")

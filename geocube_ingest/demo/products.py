@@ -53,7 +53,8 @@ def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray
     rows = np.array([np.interp(axis, np.arange(cells + 1), line) for line in coarse])
     grid = np.array([np.interp(axis, np.arange(cells + 1), column) for column in rows.T]).T
     low, high = grid.min(), grid.max()
-    return (grid - low) / (high - low + 1e-12)
+    scaled: np.ndarray = (grid - low) / (high - low + 1e-12)
+    return scaled
 
 
 def _fields(window: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

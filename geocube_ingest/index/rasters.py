@@ -40,7 +40,8 @@ def crs_text(crs: CRS) -> str:
 def epsg_of(text: str) -> int | None:
     if text.upper().startswith("EPSG:"):
         return int(text.split(":", 1)[1])
-    return CRS.from_user_input(text).to_epsg()
+    epsg: int | None = CRS.from_user_input(text).to_epsg()
+    return epsg
 
 
 def open_raster(uri: str, settings: Settings | None = None) -> Any:

@@ -21,6 +21,7 @@ from distributed import Client, LocalCluster
 from geocube_ingest.settings import ProcessingSettings, Settings, get_settings
 
 log = logging.getLogger(__name__)
+LOOPBACK_ANY_PORT = "127.0.0.1:0"
 
 
 @dataclass
@@ -66,7 +67,10 @@ def _start(p: ProcessingSettings) -> _Entry:
         threads_per_worker=threads,
         processes=p.processes,
         memory_limit=p.memory_limit or "auto",
-        dashboard_address=None,
+        # No dashboard; the scheduler's HTTP routes (health) on a free loopback port: with None it still
+        # tries 8787 and warns when another cluster holds it.
+        dashboard_address=LOOPBACK_ANY_PORT,
+        scheduler_kwargs={"dashboard": False},
         silence_logs=logging.ERROR,
     )
     if p.adapt_minimum is not None or p.adapt_maximum is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dask.array as darr
 import numpy as np
@@ -150,7 +150,7 @@ def _warp_gcps(path: str, grid: GeoBox, chunks: int, resampling: Resampling) -> 
 
     values = darr.map_blocks(block, chunks=tiles.chunks, dtype=dtype, meta=np.empty((0, 0), dtype=dtype))
     data = xr.DataArray(values, dims=("y", "x"), coords=xr_coords(grid, always_yx=True), attrs=attrs)
-    return data.rio.write_nodata(dst_nodata, encoded=False)
+    return cast("xr.DataArray", data.rio.write_nodata(dst_nodata, encoded=False))
 
 
 def warp(
@@ -190,8 +190,8 @@ def warp(
             real = real.where(data != dst_nodata)
         if (scale, offset) != (1.0, 0.0):
             real = real * scale + offset
-        return real.rio.write_crs(wkt).rio.write_transform(grid.affine)
-    return data.rio.write_nodata(dst_nodata, encoded=False)
+        return cast("xr.DataArray", real.rio.write_crs(wkt).rio.write_transform(grid.affine))
+    return cast("xr.DataArray", data.rio.write_nodata(dst_nodata, encoded=False))
 
 
 def open_raster(path: str | Path, *, chunks: int, band: int = 1, decode: bool = False) -> xr.DataArray:
@@ -226,7 +226,7 @@ def open_on_grid(
 
 def linear_to_db(data: xr.DataArray) -> xr.DataArray:
     data = data.astype("float32")
-    return xr.where(data > 0, 10 * np.log10(data.where(data > 0)), np.nan).astype("float32")
+    return cast("xr.DataArray", xr.where(data > 0, 10 * np.log10(data.where(data > 0)), np.nan).astype("float32"))
 
 
 def db_to_linear(data: xr.DataArray) -> xr.DataArray:
@@ -281,7 +281,7 @@ def to_dformat(
         scale = (high - low) / (dformat.max - dformat.min)
         out.attrs["scale_factor"] = scale
         out.attrs["add_offset"] = low - dformat.min * scale
-    return out
+    return cast("xr.DataArray", out)
 
 
 def copy_georef(template: xr.DataArray, data: xr.DataArray) -> xr.DataArray:
@@ -292,14 +292,14 @@ def copy_georef(template: xr.DataArray, data: xr.DataArray) -> xr.DataArray:
     crs = template.rio.crs
     if crs is not None:
         result = result.rio.write_crs(crs)
-    return result.rio.write_transform(template.rio.transform())
+    return cast("xr.DataArray", result.rio.write_transform(template.rio.transform()))
 
 
 def box_sum(block: np.ndarray, wy: int, wx: int) -> np.ndarray:
     """Sum over a centred wy x wx window (edges use the part inside), with cumulative sums."""
     padded = np.pad(block, ((wy // 2 + 1, wy // 2), (wx // 2 + 1, wx // 2)))
     c = padded.cumsum(axis=0).cumsum(axis=1)
-    return c[wy:, wx:] - c[:-wy, wx:] - c[wy:, :-wx] + c[:-wy, :-wx]
+    return cast("np.ndarray", c[wy:, wx:] - c[:-wy, wx:] - c[wy:, :-wx] + c[:-wy, :-wx])
 
 
 def coherence(a: xr.DataArray, b: xr.DataArray, window: tuple[int, int]) -> xr.DataArray:

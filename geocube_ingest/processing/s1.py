@@ -88,7 +88,8 @@ def calibrate(dn: darr.Array, lut: CalibrationLut) -> darr.Array:
             out = np.where(values > 0, (v * v) / (a * a), np.nan)
         return out.astype("float32")
 
-    return darr.map_blocks(block, dn, dtype="float32")
+    calibrated: darr.Array = darr.map_blocks(block, dn, dtype="float32")
+    return calibrated
 
 
 @dataclass(frozen=True)

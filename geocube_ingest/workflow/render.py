@@ -35,7 +35,7 @@ def summary_text(summary: AOISummary) -> str:
 
 def _label(source_id: str, item_id: int) -> str:
     """The name as plain text (its backslashes, quotes and `<...>` inert), then a line break and the id."""
-    return graphviz.nohtml(graphviz.escape(source_id) + f"\\n(id={item_id})")
+    return str(graphviz.nohtml(graphviz.escape(source_id) + f"\\n(id={item_id})"))
 
 
 def dot_text(aoi: str, scenes: Iterable[Scene], tiles: Iterable[Tile]) -> str:
@@ -54,4 +54,4 @@ def dot_text(aoi: str, scenes: Iterable[Scene], tiles: Iterable[Tile]) -> str:
         graph.edge(f"s{t.scene_id}", f"t{t.id}", color="gray", style=scene_style)
         if t.previous_id is not None:
             graph.edge(f"t{t.previous_id}", f"t{t.id}", style=None if t.status == Status.DONE else "dotted")
-    return graph.source
+    return str(graph.source)

@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 
 from geocube_ingest.download.providers import ProductRequest, ResultKind, build_provider
 from geocube_ingest.download.providers.cdse import TOKENS, CdseProvider, product_info
 from geocube_ingest.errors import RetriableError
-from geocube_ingest.settings import DownloadProviderSettings, Settings
+from geocube_ingest.settings import DownloadProviderSettings, Settings, load_settings
 from tests.download.conftest import CDSE_PASSWORD, CDSE_USER, make_settings
 from tests.download.servers import CdseServer
 
@@ -225,3 +226,39 @@ def test_missing_credentials_are_reported_not_raised(cdse_server: CdseServer, tm
         provider.close()
     assert result.kind is ResultKind.FATAL
     assert "needs a username and a password" in result.message
+
+
+def test_password_from_the_environment_as_the_readme_configures_it(
+    cdse_server: CdseServer, s2_zip: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`password_env` in a `[[download.providers]]` entry of the TOML file: the token is asked with it."""
+    cdse_server.serve(T54PXA, s2_zip)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "[[download.providers]]\n"
+        'name = "cdse"\nkind = "cdse"\n'
+        f'url = "{cdse_server.odata_url}"\ntoken_url = "{cdse_server.token_url}"\nauth_domains = ["127.0.0.1"]\n'
+        f'username = "{CDSE_USER}"\npassword_env = "MY_CDSE_PASSWORD"\n'
+    )
+    monkeypatch.setenv("GEOCUBE_INGEST_CONFIG", str(config))
+    monkeypatch.setenv("MY_CDSE_PASSWORD", CDSE_PASSWORD)
+    settings = load_settings(storage_uri=str(tmp_path / "storage"), work_dir=tmp_path / "work")
+    (configured,) = settings.download.providers
+    assert CDSE_PASSWORD not in repr(settings)
+    provider = build_provider(configured, settings)
+    try:
+        result = provider.download(request(), tmp_path / "dl")
+    finally:
+        provider.close()
+    assert result.kind is ResultKind.FOUND, result.message
+    assert cdse_server.grants == ["password"]
+
+    monkeypatch.delenv("MY_CDSE_PASSWORD")
+    unset = load_settings(storage_uri=str(tmp_path / "storage"), work_dir=tmp_path / "work")
+    provider = build_provider(unset.download.providers[0], unset)
+    try:
+        missing = provider.download(request(), tmp_path / "dl2")
+    finally:
+        provider.close()
+    assert missing.kind is ResultKind.FATAL
+    assert "the environment variable MY_CDSE_PASSWORD (password_env) is not set" in missing.message

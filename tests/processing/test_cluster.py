@@ -11,7 +11,7 @@ from distributed import LocalCluster
 
 from geocube_ingest import storage
 from geocube_ingest.processing import process_tile
-from geocube_ingest.processing.cluster import close_client, get_client
+from geocube_ingest.processing.cluster import LOOPBACK_ANY_PORT, close_client, get_client
 from geocube_ingest.settings import Settings, get_settings
 from tests.processing.conftest import TileFactory
 from tests.processing.products import write_band
@@ -44,7 +44,9 @@ def test_one_client_per_configuration(settings: Settings) -> None:
 
 
 def test_scheduler_address_from_settings() -> None:
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=LOOPBACK_ANY_PORT
+    ) as cluster:
         settings = Settings(processing={"dask_scheduler": cluster.scheduler_address})
         client = get_client(settings)
         try:

@@ -11,7 +11,6 @@ line in `providers/__init__.py`. Providers raise:
 from __future__ import annotations
 
 import base64
-import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -104,13 +103,9 @@ class SearchProvider(ABC):
     def headers(self) -> dict[str, str]:
         """Authentication headers from settings or the environment (never logged)."""
         token = self.config.token.get_secret_value() if self.config.token else None
-        if token is None and self.config.token_env:
-            token = os.environ.get(self.config.token_env)
         if token:
             return {"Authorization": f"Bearer {token}"}
         password = self.config.password.get_secret_value() if self.config.password else None
-        if password is None and self.config.password_env:
-            password = os.environ.get(self.config.password_env)
         if self.config.username and password is not None:
             raw = f"{self.config.username}:{password}".encode()
             return {"Authorization": "Basic " + base64.b64encode(raw).decode()}

@@ -74,7 +74,8 @@ class AsfProvider(Provider):
 
     def fetch(self, request: ProductRequest, destination: Path, progress: Progress | None = None) -> Path:
         if self.config.token is None:
-            raise InvalidInput(f"download provider {self.name!r} (asf) needs a token (an Earthdata bearer token)")
+            missing = self.config.missing_secret("token")
+            raise InvalidInput(f"download provider {self.name!r} (asf) needs a token (Earthdata bearer): {missing}")
         metadata = request.metadata
         url = self._own_url(str(metadata["asf_url"])) if metadata.get("asf_url") else None
         url = url or datapool_url(self.base_url, request.product_name)

@@ -245,7 +245,8 @@ class CdseProvider(Provider):
 
     def fetch(self, request: ProductRequest, destination: Path, progress: Progress | None = None) -> Path:
         if self.credentials is None:
-            raise InvalidInput(f"download provider {self.name!r} (cdse) needs a username and a password")
+            missing = "username" if not self.config.username else self.config.missing_secret("password")
+            raise InvalidInput(f"download provider {self.name!r} (cdse) needs a username and a password: {missing}")
         info = self.lookup(request)
         if not info.online:
             raise TemporaryError(f"{info.name or request.product_name} is offline at CDSE (being restored)")

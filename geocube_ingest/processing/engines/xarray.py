@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import dask.array as darr
 import numexpr
@@ -281,7 +281,7 @@ def _evaluate(expression: str, names: list[str], arrays: list[darr.Array]) -> da
             result = numexpr.evaluate(prepared, local_dict=local)
         return np.asarray(result, dtype="float32")
 
-    return darr.map_blocks(block, *arrays, dtype="float32")
+    return cast("darr.Array", darr.map_blocks(block, *arrays, dtype="float32"))
 
 
 @builtin(
