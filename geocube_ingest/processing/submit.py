@@ -97,7 +97,7 @@ def _run_job(
     return result
 
 
-def _wait(future: Future) -> Any:
+def _wait(future: Future[Any]) -> Any:
     """The task's result; once a second, whether this process is asked to stop (the task is then
     cancelled: its lease is given back, and the job runs again elsewhere).
 
