@@ -277,6 +277,22 @@ class ProcessingSettings(_Section):
         default=None, gt=0, description="Kill a python/cmd/snap step after this long (a temporary error)."
     )
     keep_work_dir: bool = Field(default=False, description="Keep each job's scratch folder (debugging).")
+    jobs_on_cluster: bool | None = Field(
+        default=None,
+        description="Run each tile and scene job as one task on the Dask cluster (its worker imports inputs from "
+        "storage and stores outputs there) rather than in the orchestrating process. Default: when "
+        "`dask_scheduler` is set.",
+    )
+    scratch_dir: Path | None = Field(
+        default=None,
+        description="Where jobs running on a Dask worker make their scratch folders, read on the worker "
+        "(default: the system's temporary folder).",
+    )
+
+    @property
+    def cluster_jobs(self) -> bool:
+        """Jobs run as tasks on the cluster (`jobs_on_cluster`, by default when a scheduler is set)."""
+        return bool(self.dask_scheduler) if self.jobs_on_cluster is None else self.jobs_on_cluster
 
 
 class GraphSettings(_Section):

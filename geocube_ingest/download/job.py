@@ -263,7 +263,8 @@ def _run(
         return {}
     run_scene_graph = _scene_graph_runner()
     fetched, _provider = fetch_product(workflow, scene, work_dir, settings, progress)
-    product = prepare_product(fetched, work_dir, settings)
+    # On the cluster, the worker running the scene job unpacks it: staged as downloaded.
+    product = fetched if settings.processing.cluster_jobs else prepare_product(fetched, work_dir, settings)
     graph_dir = work_dir / "graph"
     graph_dir.mkdir(parents=True, exist_ok=True)
     result: Any = run_scene_graph(

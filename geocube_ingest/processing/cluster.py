@@ -2,8 +2,9 @@
 
 A `distributed.LocalCluster` by default, or any scheduler address from settings to scale
 out (dask-jobqueue, dask-kubernetes, Coiled...). A client is created once per process and
-per cluster configuration: nothing here is shared with workers, so tasks run the same on
-threads, on local processes or on other machines (as long as they see the work folder).
+per cluster configuration. With a scheduler, whole jobs are tasks (`processing.submit`);
+inside a job on a worker, chunked steps compute on a cluster of that worker's threads
+(`processing.job.job_settings`), since the job's files are in its scratch folder.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import atexit
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from distributed import Client, LocalCluster
@@ -79,8 +81,11 @@ def _start(p: ProcessingSettings) -> _Entry:
 
 def get_client(settings: Settings | None = None) -> Client:
     """The client of the configured cluster, started on first use in this process."""
-    settings = settings or get_settings()
-    key = _key(settings.processing)
+    processing = (settings or get_settings()).processing
+    return _cached(_key(processing), lambda: _start(processing))
+
+
+def _cached(key: tuple[object, ...], start: Callable[[], _Entry]) -> Client:
     with _lock:
         entry = _entries.get(key)
         if entry is not None and (entry.pid != os.getpid() or entry.client.status != "running"):
@@ -88,7 +93,7 @@ def get_client(settings: Settings | None = None) -> Client:
             _entries.pop(key, None)
             entry = None
         if entry is None:
-            entry = _start(settings.processing)
+            entry = start()
             _entries[key] = entry
         return entry.client
 

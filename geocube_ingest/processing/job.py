@@ -1,54 +1,150 @@
-"""The processing jobs: the scene graph at download time, the tile graph per tile.
+"""The processing jobs as they run, wherever they run: what a Dask worker executes.
 
-Each run gets its own scratch folder (removed at the end): inputs of the three slots are
-imported from storage, the steps whose condition holds run, outputs are stored, indexed
-and deleted as the graph says, and the error (if any) is raised classified, for the
-workflow to turn into DONE / RETRY / FAILED / "try later" (`Outcome.from_error`).
+One job is one tile (the tile graph) or one scene (its scene graph, once per tile). A job
+gets everything as plain data (`TileJob`, `SceneJob`: slots, the resolved graph, its
+config, the staged product's URL) and its settings without secrets (`run_*_job` on a
+worker reads storage credentials from the worker's own environment). It makes its scratch
+folder on the machine that runs it, imports its inputs from storage URLs, runs the steps
+(chunked steps compute with the threads of that machine: `job_settings`), stores the
+outputs atomically, and returns a `JobResult`: stored URLs, what to index, what to delete,
+the classified error. It never touches the workflow database nor the index: the
+orchestrating process does, with the result (`processing.submit`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
+import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from geocube_ingest import storage
-from geocube_ingest.errors import FatalError, InvalidInput, NotFound, RetriableError, TaskError
-from geocube_ingest.index.base import Index
+from geocube_ingest.errors import FatalError, NotFound, RetriableError, TaskError, TemporaryError
 from geocube_ingest.processing import conditions
 from geocube_ingest.processing.errors import classify_exception
-from geocube_ingest.processing.graph import LoadedGraph, companion_extension, load_graph
-from geocube_ingest.processing.outputs import ProcessResult, hand_off
+from geocube_ingest.processing.graph import LoadedGraph, companion_extension
+from geocube_ingest.processing.outputs import ProcessResult, store_outputs
 from geocube_ingest.processing.runner import run_steps, select_outputs
-from geocube_ingest.processing.validate import require_valid
-from geocube_ingest.processing.workspace import SlotTile, Workspace, scene_slot
+from geocube_ingest.processing.workspace import SlotTile, Workspace
 from geocube_ingest.settings import Settings, get_settings
-from geocube_ingest.workflow.models import Scene, Tile
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ProcessResult", "process_tile", "run_scene_graph"]
+__all__ = ["JobResult", "SceneJob", "TileJob", "run_scene_job", "run_tile_job"]
+
+T = TypeVar("T")
+_ERRORS: dict[str, type[TaskError]] = {cls.__name__: cls for cls in (TemporaryError, RetriableError, FatalError)}
 
 
-def _graph(name: Any, config: Mapping[str, Any] | None, settings: Settings) -> LoadedGraph:
-    """The graph to run, checked; a graph that cannot run is a fatal error of the task."""
-    if not name:
-        raise FatalError("no graph_name")
+@dataclass(frozen=True)
+class TileJob:
+    """A tile graph run: the tile, its previous and its reference as slots (storage URLs inside)."""
+
+    label: str
+    graph: LoadedGraph
+    overrides: Mapping[str, Any]
+    slots: list[SlotTile]
+    index_required: bool
+
+
+@dataclass(frozen=True)
+class SceneJob:
+    """A scene graph run on every tile of a scene; `product` is a storage URL (or a local path
+    when the job runs in the process that downloaded it)."""
+
+    label: str
+    graph: LoadedGraph
+    overrides: Mapping[str, Any]
+    product: str
+    slots: list[SlotTile]
+
+
+@dataclass
+class JobResult:
+    """What a job did: stored outputs, what to index and delete, and the error (plain data:
+    it travels back from a worker)."""
+
+    result: ProcessResult = field(default_factory=ProcessResult)
+    error_class: str | None = None
+    error_message: str = ""
+    retry_after: float | None = None
+
+    @classmethod
+    def failed(cls, error: TaskError, result: ProcessResult | None = None) -> JobResult:
+        retry_after = error.retry_after if isinstance(error, TemporaryError) else None
+        return cls(result or ProcessResult(), type(error).__name__, str(error), retry_after)
+
+    @property
+    def error(self) -> TaskError | None:
+        if self.error_class is None:
+            return None
+        cls = _ERRORS.get(self.error_class, RetriableError)
+        if cls is TemporaryError:
+            return TemporaryError(self.error_message, self.retry_after)
+        return cls(self.error_message)
+
+
+@lru_cache(maxsize=8)
+def _merged(shipped: str) -> Settings:
+    return get_settings().with_overrides(json.loads(shipped))
+
+
+def _worker_threads() -> int | None:
+    """The thread count of the Dask worker running this task, None outside a worker task."""
+    from distributed import get_worker
+
     try:
-        loaded = load_graph(str(name), settings)
-        require_valid(loaded, settings, {str(k): str(v) for k, v in (config or {}).items()})
-    except (InvalidInput, NotFound) as exc:  # unknown, refused (graphs.allowed_sources) or invalid
-        raise FatalError(str(exc)) from exc
-    return loaded
+        return int(get_worker().state.nthreads)
+    except ValueError:
+        return None
+
+
+def job_settings(settings: Settings | Mapping[str, Any]) -> Settings:
+    """The settings a job runs with: given as is in-process; on a worker, the worker's own
+    (storage credentials, scratch folder) under what the orchestrator shipped, and a cluster
+    of this worker's threads to compute chunks on: the job's files are in its scratch folder,
+    which no other worker sees."""
+    if isinstance(settings, Settings):
+        return settings
+    shipped = dict(settings)
+    threads = _worker_threads()
+    if threads is not None:
+        local = {"dask_scheduler": None, "jobs_on_cluster": False, "processes": False, "n_workers": 1,
+                 "threads_per_worker": threads, "adapt_minimum": None, "adapt_maximum": None}  # fmt: skip
+        shipped["processing"] = {**shipped.get("processing", {}), **local}
+    return _merged(json.dumps(shipped, sort_keys=True))
+
+
+def _outside_task(function: Callable[..., T], *args: Any) -> T:
+    """Run `function` in a thread of its own when called in a Dask worker task.
+
+    Code that finds itself in a worker task computes through the worker's client, on the
+    whole cluster (`cog.cluster_client`); outside it, it uses the settings' cluster, which
+    `job_settings` made this worker's threads. The new thread does not inherit the task's
+    context, so the job's chunks stay on the machine that has its files.
+    """
+    if _worker_threads() is None:
+        return function(*args)
+    with ThreadPoolExecutor(1, thread_name_prefix="geocube-job") as pool:
+        return pool.submit(function, *args).result()
+
+
+def scratch_root(settings: Settings) -> Path:
+    """Where jobs sent to this machine make their scratch folders (read where the job runs)."""
+    return settings.processing.scratch_dir or Path(tempfile.gettempdir()) / "geocube-ingest"
 
 
 @contextmanager
-def _scratch(work_dir: Path, label: str, settings: Settings) -> Iterator[Path]:
-    root = Path(work_dir) / f"{label}-{uuid.uuid4().hex[:8]}"
+def _scratch(work_dir: Path | None, label: str, settings: Settings) -> Iterator[Path]:
+    root = Path(work_dir or scratch_root(settings)) / f"{label}-{uuid.uuid4().hex[:8]}"
     root.mkdir(parents=True, exist_ok=True)
     try:
         yield root
@@ -101,88 +197,67 @@ def _import_companion(url: str, extension: str, local_dir: Path, settings: Setti
 
 
 def _run(
-    loaded: LoadedGraph, config: dict[str, str], workspace: Workspace, index: Index | None, settings: Settings
-) -> ProcessResult:
-    """Steps, then outputs (also after a failure: on_failure outputs), then the error if any."""
+    loaded: LoadedGraph, overrides: Mapping[str, Any], workspace: Workspace, index_required: bool, settings: Settings
+) -> JobResult:
+    """Inputs, steps, then outputs (also after a failure: on_failure outputs), then the error if any."""
+    config = loaded.graph.resolved_config(overrides, workspace.root)
+    try:
+        _import_inputs(loaded, workspace, settings)
+    except TaskError as exc:
+        return JobResult.failed(exc)
     error = run_steps(loaded, config, workspace, settings)
     selected = select_outputs(loaded, workspace, error)
     try:
-        result = hand_off(selected, workspace, config, index=index, settings=settings)
+        result = store_outputs(selected, workspace, config, index_required=index_required, settings=settings)
     except Exception as exc:
-        handoff_error = classify_exception(exc, "outputs")
+        store_error = classify_exception(exc, "outputs")
         if error is not None:
-            raise type(error)(f"{error} (then, handling outputs: {handoff_error})") from exc
-        raise handoff_error from exc
-    if error is not None:
-        raise error
-    return result
+            return JobResult.failed(type(error)(f"{error} (then, handling outputs: {store_error})"))
+        return JobResult.failed(store_error)
+    return JobResult(result) if error is None else JobResult.failed(error, result)
 
 
-def _linked_slot(other: Tile | None, tile: Tile, storage_uri: str, settings: Settings) -> SlotTile:
-    """The previous/reference slot (the tile itself when none), read from its own root: one the operator allows."""
-    if other is None:
-        return SlotTile.from_tile(tile, storage_uri)
-    own = storage.resolve_storage_uri(other.scene_data, settings=settings)
-    return SlotTile.from_tile(other, own if other.scene_data.get("storage_uri") else storage_uri)
+def run_tile_job(job: TileJob, settings: Settings | Mapping[str, Any], work_dir: Path | None = None) -> JobResult:
+    """Run a tile graph here (a Dask worker, or the orchestrating process with a LocalCluster)."""
+    return _outside_task(_tile_job, job, job_settings(settings), work_dir)
 
 
-def process_tile(
-    tile: Tile,
-    previous: Tile | None,
-    reference: Tile | None,
-    *,
-    work_dir: Path,
-    storage_uri: str,
-    index: Index | None,
-    settings: Settings | None = None,
-) -> ProcessResult:
-    """Run the tile graph (`tile.data["graph_name"]`) on a tile, its previous and its reference.
-
-    A missing previous/reference is the tile itself. Raises TemporaryError, RetriableError or
-    FatalError (after handling the outputs the graph keeps or deletes on failure).
-    """
-    settings = settings or get_settings()
-    overrides = tile.scene_data.get("graph_config") or {}
-    loaded = _graph(tile.data.get("graph_name"), overrides, settings)
-    slots = [
-        SlotTile.from_tile(tile, storage_uri),
-        _linked_slot(previous, tile, storage_uri, settings),
-        _linked_slot(reference, tile, storage_uri, settings),
-    ]
-    with _scratch(Path(work_dir), f"tile-{tile.id}", settings) as root:
-        workspace = Workspace(root, slots)
-        config = loaded.graph.resolved_config(overrides, root)
-        _import_inputs(loaded, workspace, settings)
-        result = _run(loaded, config, workspace, index, settings)
-    log.info("tile %s: %d outputs stored, %d indexed", tile.source_id, len(result.outputs), len(result.indexed))
-    return result
+def _tile_job(job: TileJob, settings: Settings, work_dir: Path | None) -> JobResult:
+    with _scratch(work_dir, job.label, settings) as root:
+        outcome = _run(job.graph, job.overrides, Workspace(root, list(job.slots)), job.index_required, settings)
+    log.info("%s: %d outputs stored (%s)", job.label, len(outcome.result.outputs), outcome.error_class or "ok")
+    return outcome
 
 
-def run_scene_graph(
-    scene: Scene,
-    tiles: list[Tile],
-    product: Path,
-    *,
-    work_dir: Path,
-    storage_uri: str,
-    settings: Settings | None = None,
-) -> dict[int, list[str]]:
-    """Run the scene graph (`scene.data["graph_name"]`) once per tile on the local product.
+def run_scene_job(
+    job: SceneJob, settings: Settings | Mapping[str, Any], work_dir: Path | None = None
+) -> list[tuple[int, JobResult]]:
+    """Run a scene graph once per tile here, on the product brought from storage; stops at the
+    first tile that fails (its result carries the error)."""
+    return _outside_task(_scene_job, job, job_settings(settings), work_dir)
 
-    The product is every product layer (`product`, `__product__`) of the graph; its
-    `to_create` outputs are stored with `storage.tile_output_uri`. Returns tile id → stored URLs.
-    """
-    settings = settings or get_settings()
-    if not Path(product).exists():
-        raise RetriableError(f"product {product} is not there")
-    overrides = scene.data.get("graph_config") or {}
-    loaded = _graph(scene.data.get("graph_name"), overrides, settings)
-    stored: dict[int, list[str]] = {}
-    for tile in tiles:
-        slot = scene_slot(scene, tile, storage_uri)
-        with _scratch(Path(work_dir), f"scene-{scene.id}-tile-{tile.id}", settings) as root:
-            workspace = Workspace(root, [slot, slot, slot], product=Path(product))
-            config = loaded.graph.resolved_config(overrides, root)
-            _import_inputs(loaded, workspace, settings)
-            stored[tile.id] = _run(loaded, config, workspace, None, settings).outputs
-    return stored
+
+def _scene_job(job: SceneJob, settings: Settings, work_dir: Path | None) -> list[tuple[int, JobResult]]:
+    from geocube_ingest.download.job import prepare_product  # download imports processing lazily
+
+    results: list[tuple[int, JobResult]] = []
+    with _scratch(work_dir, job.label, settings) as root:
+        try:
+            if storage.protocol_of(job.product) == "file" and Path(job.product).exists():
+                fetched = Path(job.product)
+            else:
+                fetched = storage.get_path(job.product, root / "product", settings=settings)
+            product = prepare_product(fetched, root / "product", settings)
+        except (FileNotFoundError, NotFound):
+            return [(-1, JobResult.failed(RetriableError(f"product {job.product} is not there")))]
+        except Exception as exc:
+            return [(-1, JobResult.failed(classify_exception(exc, f"product {job.product}")))]
+        for slot in job.slots:
+            tile_root = root / f"tile-{slot.tile_id}"
+            tile_root.mkdir()
+            workspace = Workspace(tile_root, [slot, slot, slot], product=product)
+            outcome = _run(job.graph, job.overrides, workspace, False, settings)
+            results.append((slot.tile_id or 0, outcome))
+            if outcome.error_class is not None:
+                break
+    return results

@@ -1,7 +1,9 @@
 """Handing a graph's outputs on: store `to_create`/`to_index`, index, then delete `to_delete`.
 
-Deletions come last (upstream: "to ease a retry"): nothing is removed from storage
-before everything to keep is stored and indexed.
+Storing happens in the job, wherever it runs (`store_outputs`); indexing and deleting
+happen in the orchestrating process (`publish_outputs`), the only one that holds index
+credentials. Deletions come last (upstream: "to ease a retry"): nothing is removed from
+storage before everything to keep is stored and indexed.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class ProcessResult:
     outputs: list[str] = field(default_factory=list)  # stored URLs
     indexed: list[DatasetToIndex] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    # `to_delete` outputs, deleted once the rest is stored and indexed.
+    to_delete: list[str] = field(default_factory=list)
 
 
 def stored_extension(out: OutFile, path: Path) -> str:
@@ -92,20 +96,20 @@ def store_companion(path: Path, url: str, settings: Settings) -> str | None:
     return storage.put_path(folder, companion_url, settings=settings)
 
 
-def hand_off(
+def store_outputs(
     selected: list[SelectedOutput],
     workspace: Workspace,
     config: dict[str, str],
     *,
-    index: Index | None,
+    index_required: bool,
     settings: Settings,
 ) -> ProcessResult:
+    """Store what the graph keeps (COGs checked first); say what to index and what to delete."""
     result = ProcessResult()
-    deletions: list[str] = []
     for item in selected:
         out, slot = item.file, workspace.slots[item.slot]
         if out.action == "to_delete":
-            deletions.append(slot.uri(out.layer, out.extension))
+            result.to_delete.append(slot.uri(out.layer, out.extension))
             continue
         if out.action not in ("to_create", "to_index"):
             continue
@@ -121,12 +125,17 @@ def hand_off(
         if companion is not None:
             result.outputs.append(companion)
         if out.action == "to_index":
-            entry = dataset(slot, out, url, config, required=index is not None)
+            entry = dataset(slot, out, url, config, required=index_required)
             if entry is not None:
                 result.indexed.append(entry)
+    return result
+
+
+def publish_outputs(result: ProcessResult, *, index: Index | None, settings: Settings) -> ProcessResult:
+    """Index the stored outputs, then delete the `to_delete` ones."""
     if index is not None and result.indexed:
         index.index_datasets(list(result.indexed))
-    for url in deletions:
+    for url in result.to_delete:
         if delete_stored(url, settings):
             log.info("deleted %s", url)
             result.deleted.append(url)
