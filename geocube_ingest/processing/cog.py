@@ -1,7 +1,9 @@
 """Cloud-Optimized GeoTIFFs: writing them from lazy arrays, converting files, checking them.
 
-A lazy array's chunks are computed on the Dask cluster (from inside a worker task through
-the worker's own client) and come back to the process writing the COG, which writes them
+A lazy array's chunks are computed on the client's cluster: the configured one in the
+orchestrating process; inside a tile or scene job sent to a worker, the job's own
+worker-local cluster (`processing.job`), so a job's chunks never need another machine's
+scratch folder. They come back to the process writing the COG, which writes them
 into an uncompressed tiled GTiff in its own temporary folder: no worker ever writes to a
 path of another machine. GDAL then adds the overviews and its COG driver lays the file
 out and compresses it with every core (`NUM_THREADS=ALL_CPUS`), the result is checked with
