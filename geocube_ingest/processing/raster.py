@@ -9,6 +9,7 @@ chunks it overlaps, affine or GCP georeferencing alike, run wherever the chunk i
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any, cast
 
@@ -22,6 +23,7 @@ from odc.geo.geobox import GeoBox, GeoboxTiles
 from odc.geo.geom import Geometry, multipoint
 from odc.geo.xr import xr_coords, xr_reproject
 from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.warp import reproject
 
 from geocube_ingest.errors import InvalidInput
@@ -114,6 +116,11 @@ def _nodata_for(dtype: np.dtype, nodata: float | None) -> float:
     if nodata is not None:
         return nodata
     return float("nan") if dtype.kind in "fc" else 0
+
+
+# odc-geo hands GDAL's warper in-memory arrays, which rasterio reports as "not georeferenced"
+# although both grids are given: set once (catch_warnings is not thread-safe).
+warnings.filterwarnings("ignore", "Dataset has no geotransform", NotGeoreferencedWarning, "rasterio.warp")
 
 
 def _warp_gcps(path: str, grid: GeoBox, chunks: int, resampling: Resampling) -> xr.DataArray:
