@@ -66,6 +66,9 @@ def isolated(command: list[str]) -> list[str]:
     """`command` in a new mount namespace where /tmp is an empty tmpfs."""
     if shutil.which("unshare") is None:
         pytest.fail("unshare (util-linux) is required for the cluster tests")
+    for needed in (Path(sys.prefix), Path(__file__)):
+        if needed.resolve().is_relative_to(HIDDEN):
+            pytest.fail(f"the tmpfs over {HIDDEN} would hide {needed} from the workers: run from outside {HIDDEN}")
     script = f'mount -t tmpfs tmpfs {HIDDEN} && exec "$@"'
     return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "isolated", *command]
 
