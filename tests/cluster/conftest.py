@@ -20,7 +20,8 @@ import pytest
 from distributed import Client
 from sqlalchemy import create_engine, text
 
-from tests.storage.servers import S3_KEY, S3_SECRET, GCSServer, S3Server, free_port, gcs_server, s3_server
+from tests.processes import free_port
+from tests.storage.servers import S3_KEY, S3_SECRET, GCSServer, S3Server, gcs_server, s3_server
 
 __all__ = ["Cluster", "database", "gcs_cluster", "gcs_server", "isolated_cluster", "s3_server"]
 
