@@ -93,7 +93,7 @@ def run(n_workers: int, per_scene: int, scratch: Path) -> None:
         )
         try:
             t0 = time.perf_counter()
-            drain(workflow, settings, aoi, runner=runner, pools=("download",), on_notice=notice)
+            fetched = drain(workflow, settings, aoi, runner=runner, pools=("download",), on_notice=notice)
             downloads = time.perf_counter() - t0
             from geocube_ingest.processing import load_graph
             from geocube_ingest.processing.validate import require_valid
@@ -123,6 +123,8 @@ def run(n_workers: int, per_scene: int, scratch: Path) -> None:
             f" {io1.write_chars - io0.write_chars} B written), CPU {100 * cpu / elapsed:.1f}% of a core"
         )
         print(f"  job outcomes: {outcomes}{problems}")
+        if fetched.failures:  # a scene given back stalls the run by its delay: say why
+            print("  download and scene jobs:" + "".join(f"\n  {line}" for line in fetched.failures[:5]))
     finally:
         close_clients()
         cluster.close()
@@ -132,7 +134,8 @@ def run(n_workers: int, per_scene: int, scratch: Path) -> None:
 def main() -> None:
     import subprocess
 
-    from tests.storage.servers import _executable, free_port
+    from tests.processes import free_port
+    from tests.storage.servers import _executable
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiles-per-scene", type=int, default=2)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -93,7 +94,9 @@ def _run_job(
     except (TaskError, shutdown.Stopped):
         raise
     except Exception as exc:  # the worker died more often than the scheduler allows, lost connection...
-        raise classify_exception(exc, f"{job.label} on the cluster") from exc
+        error = classify_exception(exc, f"{job.label} on the cluster")
+        log.warning("%s: %s", type(error).__name__, error, exc_info=exc)  # where it came from, not only what
+        raise error from exc
     return result
 
 
@@ -101,19 +104,26 @@ def _wait(future: Future[Any]) -> Any:
     """The task's result; once a second, whether this process is asked to stop (the task is then
     cancelled: its lease is given back, and the job runs again elsewhere).
 
+    Only the wait for the task is bounded, never the transfer of its result: `result(timeout=)`
+    bounds both, so a job finishing just before a timeout (its result still on the way from the
+    worker) raised "timed out after 1 s." and its finished work counted as a temporary error.
     The result is released at once: a finished job held by a worker that dies later would
     otherwise be run again by the scheduler for nothing.
     """
+    from distributed import wait
+
     try:
         while True:
             try:
-                return future.result(timeout=1.0)
+                wait([future], timeout=1.0)
             except TimeoutError:
-                if future.done():  # the job itself raised a TimeoutError
-                    raise
                 if shutdown.requested():
                     future.cancel()
                     raise shutdown.Stopped() from None
+                continue
+            except CancelledError:  # the future's own error follows
+                pass
+            return future.result()
     finally:
         future.release()
 
