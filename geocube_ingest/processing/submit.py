@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -104,26 +103,23 @@ def _wait(future: Future[Any]) -> Any:
     """The task's result; once a second, whether this process is asked to stop (the task is then
     cancelled: its lease is given back, and the job runs again elsewhere).
 
-    Only the wait for the task is bounded, never the transfer of its result: `result(timeout=)`
-    bounds both, so a job finishing just before a timeout (its result still on the way from the
-    worker) raised "timed out after 1 s." and its finished work counted as a temporary error.
+    `result(timeout=)` bounds the wait for the task and the transfer of its result together:
+    a job that finished just before a timeout, its result still on the way from the worker,
+    raised "timed out after 1 s." and its finished work counted as a temporary error (the
+    60 s stalls of bench/scale_out.py). A finished future's result is fetched without a bound.
     The result is released at once: a finished job held by a worker that dies later would
     otherwise be run again by the scheduler for nothing.
     """
-    from distributed import wait
-
     try:
         while True:
             try:
-                wait([future], timeout=1.0)
+                return future.result(timeout=1.0)
             except TimeoutError:
+                if future.done():  # finished meanwhile, or the job's own TimeoutError: raised again here
+                    return future.result()
                 if shutdown.requested():
                     future.cancel()
                     raise shutdown.Stopped() from None
-                continue
-            except CancelledError:  # the future's own error follows
-                pass
-            return future.result()
     finally:
         future.release()
 
