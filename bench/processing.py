@@ -4,13 +4,16 @@
     .venv/bin/python bench/processing.py --quick    # a quarter of the sizes (smoke run)
     .venv/bin/python bench/processing.py --repeat 2 # best of two runs each (busy machines)
     .venv/bin/python bench/processing.py --odc      # also odc-geo's Dask COG writer on the same step
+    .venv/bin/python bench/processing.py --before   # also our step with GDAL's COG driver (cog_writer = "gdal")
 
 Builds a Sentinel-2 L2A SAFE (real MTD_MSIL2A.xml of a baseline 04.00 product, so the
 -1000 offset is harmonised: the Dask path) holding one uint16 band, then times
 
-- ours: the ExtractS2Bands graph step (read the band lazily, harmonise, chunks computed on
-  the Dask cluster and written to a tiled GTiff by the step's process, COG with GDAL on every
-  core), on a warm cluster (start-up not counted);
+- ours: the ExtractS2Bands graph step (read the band lazily, harmonise; each chunk's task on
+  the Dask cluster also cuts, halves and compresses its COG tiles; the step's process lays
+  the COG out from them: `processing/cog_tiles.py`), on a warm cluster (start-up not counted);
+- before (with --before): the same step with `processing.cog_writer = "gdal"`: chunks written
+  to an uncompressed tiled GTiff, overviews, then GDAL's COG driver on every core;
 - gdal: `gdal_translate -of COG` of the same band with the same creation options and
   `NUM_THREADS=ALL_CPUS` (the fair baseline on a multi-core machine), or, when the binary is
   missing, the same GDAL COG driver through rasterio (`rasterio.shutil.copy`);
@@ -86,6 +89,13 @@ def tree_mb() -> float:
     return sum(p.memory_info().rss for p in [me, *me.children(recursive=True)]) / 1e6
 
 
+def tree_cpu() -> float:
+    """CPU seconds (user + system) of this process and its Dask workers: unlike wall time, not
+    inflated by other work on a shared machine."""
+    me = psutil.Process()
+    return sum(sum(p.cpu_times()[:2]) for p in [me, *me.children(recursive=True)])
+
+
 def _warm() -> None:
     """What a worker imports for raster steps (part of its idle footprint, not of the work)."""
     import numexpr  # noqa: F401
@@ -118,7 +128,7 @@ def odc_write_cog(data: Any, path: str | Path, *, nodata: float | None, resampli
     return str(path)
 
 
-def worker_ours(safe: Path, out_dir: Path, writer: str = "ours") -> tuple[float, float]:
+def worker_ours(safe: Path, out_dir: Path, writer: str = "ours") -> tuple[float, float, float]:
     from geocube_ingest.processing.cluster import get_client
     from geocube_ingest.processing.graph import load_graph
     from geocube_ingest.processing.runner import run_steps
@@ -140,20 +150,20 @@ def worker_ours(safe: Path, out_dir: Path, writer: str = "ours") -> tuple[float,
     slot = SlotTile("bench", safe.name.removesuffix(".SAFE"), "T33XWJ", datetime(2022, 4, 13, tzinfo=UTC), {}, {}, "")
     workspace = Workspace(out_dir, [slot, slot, slot], product=safe)
     config = loaded.graph.resolved_config({}, out_dir)
-    start = time.perf_counter()
+    cpu, start = tree_cpu(), time.perf_counter()
     error = run_steps(loaded, config, workspace, settings)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, tree_cpu() - cpu
     if error is not None:
         raise error
-    return elapsed, idle
+    return elapsed, idle, cpu
 
 
-def worker_gdal(safe: Path, out_dir: Path) -> tuple[float, float]:
+def worker_gdal(safe: Path, out_dir: Path) -> tuple[float, float, float]:
     source = band_of(safe)
     target = out_dir / "gdal_cog.tif"
     binary = shutil.which("gdal_translate")
     idle = tree_mb()
-    start = time.perf_counter()
+    cpu, start = tree_cpu(), time.perf_counter()
     if binary:
         argv = [
             binary,
@@ -173,16 +183,19 @@ def worker_gdal(safe: Path, out_dir: Path) -> tuple[float, float]:
         options = {k.lower(): v for k, v in {**CREATION, **THREADS}.items()}
         with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"):
             rasterio.shutil.copy(str(source), str(target), driver="COG", **options)
-    return time.perf_counter() - start, idle
+    return time.perf_counter() - start, idle, tree_cpu() - cpu
 
 
 # ------------------------------------------------------------------ driver
 
 
-def run_measured(mode: str, safe: Path, out_dir: Path) -> tuple[float, float, float]:
-    """(seconds, peak MB of the whole process tree, MB of that tree before the work) of one worker subprocess."""
+def run_measured(mode: str, safe: Path, out_dir: Path) -> tuple[float, float, float, float]:
+    """(seconds, peak MB of the whole process tree, MB of that tree before the work, CPU seconds
+    of the work) of one worker subprocess."""
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONWARNINGS="ignore")
+    if mode == "before":  # our step with the chunks written to a tiled GTiff, then GDAL's COG driver
+        env["GEOCUBE_INGEST_PROCESSING__COG_WRITER"] = "gdal"
     process = subprocess.Popen(
         [sys.executable, __file__, "--worker", mode, str(safe), str(out_dir)],
         stdout=subprocess.PIPE,
@@ -202,7 +215,7 @@ def run_measured(mode: str, safe: Path, out_dir: Path) -> tuple[float, float, fl
     if process.returncode != 0:
         raise SystemExit(f"{mode} worker failed ({process.returncode})")
     answer = json.loads(stdout.strip().splitlines()[-1])
-    return answer["seconds"], peak / 1e6, answer["idle_mb"]
+    return answer["seconds"], peak / 1e6, answer["idle_mb"], answer["cpu"]
 
 
 def check_outputs(out_dir: Path) -> float:
@@ -216,9 +229,14 @@ def check_outputs(out_dir: Path) -> float:
     return made.stat().st_size / 1e6
 
 
-def best(runs: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+def best(runs: list[tuple[float, float, float, float]]) -> tuple[float, float, float]:
     """Fastest time, highest peak, idle footprint of the first run."""
     return min(r[0] for r in runs), max(r[1] for r in runs), runs[0][2]
+
+
+def cpu_note(runs: dict[str, list[tuple[float, float, float, float]]]) -> str:
+    """Least CPU seconds of each mode's runs."""
+    return "CPU s: " + ", ".join(f"{mode} {min(r[3] for r in measured):.1f}" for mode, measured in runs.items())
 
 
 def main() -> None:
@@ -226,16 +244,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a quarter of the sizes")
     parser.add_argument("--repeat", type=int, default=1, help="runs per measure; the fastest time is kept")
     parser.add_argument("--odc", action="store_true", help="also odc-geo's Dask COG writer")
+    parser.add_argument(
+        "--before",
+        action="store_true",
+        help="also our step with processing.cog_writer = 'gdal' (tiled GTiff, then GDAL)",
+    )
     parser.add_argument("--sizes", default="1,2,4", help="areas to run, in multiples of the base band")
     parser.add_argument("--worker", nargs=3, metavar=("MODE", "SAFE", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         mode, safe, out = args.worker
         if mode == "gdal":
-            seconds, idle = worker_gdal(Path(safe), Path(out))
+            seconds, idle, cpu = worker_gdal(Path(safe), Path(out))
         else:
-            seconds, idle = worker_ours(Path(safe), Path(out), mode)
-        print(json.dumps({"seconds": seconds, "idle_mb": idle}))
+            seconds, idle, cpu = worker_ours(Path(safe), Path(out), mode)
+        print(json.dumps({"seconds": seconds, "idle_mb": idle, "cpu": cpu}))
         return
 
     base = BASE // 2 if args.quick else BASE
@@ -243,20 +266,22 @@ def main() -> None:
     baseline = "gdal_translate -of COG" if binary else "GDAL COG driver via rasterio.shutil.copy"
     print(f"baseline: {baseline} with NUM_THREADS=ALL_CPUS (gdal_translate {'found' if binary else 'not installed'})")
     print(f"creation options (all): {' '.join(f'{k}={v}' for k, v in CREATION.items())}; CPUs: {os.cpu_count()}")
-    modes = ["ours", "gdal", *(["odc"] if args.odc else [])]
+    modes = ["ours", "gdal", *(["odc"] if args.odc else []), *(["before"] if args.before else [])]
     with tempfile.TemporaryDirectory(prefix="bench-processing-", dir=os.environ.get("BENCH_DIR")) as tmp:
         scratch = Path(tmp)
         header = f"{'area':>5} {'raster':>12} {'MB':>6} | {'ours s':>7} {'MB/s':>6} {'peak MB':>8} {'(idle)':>7} | "
         header += f"{'gdal s':>7} {'MB/s':>6} {'peak MB':>8} | {'ratio':>5}"
         if args.odc:
             header += f" | {'odc s':>7} {'peak MB':>8} {'gdal/odc':>8}"
+        if args.before:
+            header += f" | {'before s':>8} {'peak MB':>8} {'gdal/before':>11}"
         print("\n" + header)
         rows = []
         for factor in (int(f) for f in args.sizes.split(",")):
             size = round(base * factor**0.5)
             safe = make_product(scratch / f"x{factor}", size)
             megabytes = size * size * 2 / 1e6
-            runs: dict[str, list[tuple[float, float, float]]] = {m: [] for m in modes}
+            runs: dict[str, list[tuple[float, float, float, float]]] = {m: [] for m in modes}
             for _ in range(max(1, args.repeat)):
                 # Interleaved, so that a busy moment of the machine hits every side alike.
                 for mode in modes:
@@ -274,7 +299,10 @@ def main() -> None:
             if args.odc:
                 odc_s, odc_peak, _ = best(runs["odc"])
                 line += f" | {odc_s:>7.1f} {odc_peak:>8.0f} {gdal_s / odc_s:>8.2f}"
-            print(line + "  (" + ", ".join(f"{m} {mb:.0f} MB" for m, mb in sizes.items()) + ")")
+            if args.before:
+                before_s, before_peak, _ = best(runs["before"])
+                line += f" | {before_s:>8.1f} {before_peak:>8.0f} {gdal_s / before_s:>11.2f}"
+            print(line + "  (" + ", ".join(f"{m} {mb:.0f} MB" for m, mb in sizes.items()) + "; " + cpu_note(runs) + ")")
             shutil.rmtree(scratch / f"x{factor}")
         growth = rows[-1][1] / rows[0][1]
         print(

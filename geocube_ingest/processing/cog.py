@@ -37,6 +37,7 @@ from rio_cogeo import cog_validate
 from geocube_ingest import storage
 from geocube_ingest.access import local_path, protocol_of
 from geocube_ingest.errors import FatalError
+from geocube_ingest.processing import cog_tiles
 from geocube_ingest.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -240,20 +241,56 @@ def write_cog(
     # The intermediate files live next to a local target (same disk, one rename), or in
     # this process's temporary folder for a remote one.
     with tempfile.TemporaryDirectory(prefix=".cog-", dir=Path(local_path(target)).parent if local else None) as tmp:
-        tiled, cog = Path(tmp) / "tiled.tif", Path(tmp) / "cog.tif"
+        cog = Path(tmp) / "cog.tif"
         start = time.perf_counter()
-        write_tiled(data, tiled, nodata=nodata, client=client, settings=settings)
-        computed = time.perf_counter()
-        add_overviews(tiled, resampling=resampling, settings=settings)
-        to_cog(tiled, cog, resampling=resampling, settings=settings)
-        tiled.unlink()
+        if settings.processing.cog_writer == "tiles" and cog_tiles.supported(data, settings.processing.cog_compress):
+            _write_from_tiles(data, cog, nodata=nodata, client=client, resampling=resampling, settings=settings)
+        else:
+            tiled = Path(tmp) / "tiled.tif"
+            write_tiled(data, tiled, nodata=nodata, client=client, settings=settings)
+            add_overviews(tiled, resampling=resampling, settings=settings)
+            to_cog(tiled, cog, resampling=resampling, settings=settings)
+            tiled.unlink()
+        written = time.perf_counter()
         validate_cog(cog, settings=settings, name=storage.basename(target))
         if local:
             cog.replace(local_path(target))
         else:
             storage.put_file(cog, target, settings=settings)
-        log.debug("%s: computed in %.1f s, COG in %.1f s", target, computed - start, time.perf_counter() - computed)
+        log.debug(
+            "%s: written in %.1f s, checked and stored in %.1f s",
+            target,
+            written - start,
+            time.perf_counter() - written,
+        )
     return target
+
+
+def _write_from_tiles(
+    data: xr.DataArray,
+    path: Path,
+    *,
+    nodata: float | None,
+    client: Client | None,
+    resampling: str,
+    settings: Settings,
+) -> None:
+    """The COG laid out from tiles compressed by the chunks' own tasks (`cog_tiles`)."""
+    p = settings.processing
+    profile = _profile(data, nodata, p.cog_blocksize)
+    factors = overview_factors(profile["width"], profile["height"], p.cog_blocksize)
+    with cluster_client(client, settings) as c:
+        cog_tiles.write_cog_tiles(
+            data,
+            path,
+            nodata=nodata,
+            resampling=resampling,
+            profile=profile,
+            compress=p.cog_compress,
+            client=c,
+            gdal_env=lambda: gdal_env(settings),
+            overview_factors=factors,
+        )
 
 
 def cog_problems(path: Path, settings: Settings | None = None) -> list[str]:
