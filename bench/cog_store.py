@@ -28,14 +28,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from geocube_ingest.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def band(size: int) -> object:
+def band(size: int) -> xr.DataArray:
     """A lazy uint16 band in 1024-pixel chunks, with a no-data edge (as `bench/processing.py`)."""
     import dask.array as da
     import rioxarray  # noqa: F401  (the .rio accessor)
@@ -49,31 +55,33 @@ def band(size: int) -> object:
     values = da.where(x < size // 20, 0, values).astype("uint16")
     data = xr.DataArray(values, dims=("y", "x"), coords={"y": 5000000 - 10 * (np.arange(size) + 0.5),
                                                          "x": 500000 + 10 * (np.arange(size) + 0.5)})  # fmt: skip
-    data = data.rio.write_crs("EPSG:32633").rio.write_transform(from_origin(500000, 5000000, 10, 10))
-    return data
+    georeferenced: xr.DataArray = data.rio.write_crs("EPSG:32633").rio.write_transform(
+        from_origin(500000, 5000000, 10, 10)
+    )
+    return georeferenced
 
 
-def direct_s3(data: object, url: str, settings: object) -> None:
+def direct_s3(data: xr.DataArray, url: str, settings: Settings) -> None:
     """Tiled GTiff and overviews in scratch, then the COG driver writing to `/vsis3/` itself."""
     import rasterio.shutil
 
     from geocube_ingest import storage
     from geocube_ingest.processing import cog
 
-    p = settings.processing  # type: ignore[attr-defined]
+    p = settings.processing
     with tempfile.TemporaryDirectory(prefix="direct-") as tmp:
         tiled = Path(tmp) / "tiled.tif"
-        cog.write_tiled(data, tiled, nodata=0, settings=settings)  # type: ignore[arg-type]
-        cog.add_overviews(tiled, settings=settings)  # type: ignore[arg-type]
+        cog.write_tiled(data, tiled, nodata=0, settings=settings)
+        cog.add_overviews(tiled, settings=settings)
         options = {"compress": p.cog_compress, "blocksize": p.cog_blocksize, "overview_resampling": "AVERAGE",
                    "num_threads": "ALL_CPUS", "bigtiff": "IF_SAFER"}  # fmt: skip
         # GDAL refuses to create a GeoTIFF on /vsis3/ ("w+b not supported") unless it may use a local temporary file.
         with (
             cog.gdal_env(settings, CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE="YES"),
             storage.rasterio_env(url, settings=settings),
-        ):  # type: ignore[arg-type]
+        ):
             rasterio.shutil.copy(str(tiled), storage.gdal_path(url), driver="COG", **options)
-            cog.validate_cog(storage.gdal_path(url), settings)  # type: ignore[arg-type]
+            cog.validate_cog(Path(storage.gdal_path(url)), settings)
 
 
 def main() -> None:
@@ -115,7 +123,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="cog-store-") as tmp:
                 scratch, root = Path(tmp) / "scratch", Path(tmp) / "root"
                 t0 = time.perf_counter()
-                made = Path(cog.write_cog(data, scratch / "ndvi.tif", nodata=0, settings=settings))  # type: ignore[arg-type]
+                made = Path(cog.write_cog(data, scratch / "ndvi.tif", nodata=0, settings=settings))
                 t1 = time.perf_counter()
                 cog.ensure_cog(made, settings=settings)
                 t2 = time.perf_counter()
@@ -127,7 +135,7 @@ def main() -> None:
                 t5 = time.perf_counter()
                 size_mb = made.stat().st_size / 1e6
             print(
-                f"{t1 - t0:>6.2f} {t2 - t1:>6.2f} {t3 - t2:>12.2f} {t4 - t3:>9.2f} | {t5 - t4:>9.2f}  ({size_mb:.0f} MB)"
+                f"{t1 - t0:>6.2f} {t2 - t1:>6.2f} {t3 - t2:>12.2f} {t4 - t3:>9.2f} | {t5 - t4:>9.2f} ({size_mb:.0f} MB)"
             )
         close_clients()
     finally:

@@ -4,16 +4,17 @@
     .venv/bin/python bench/processing.py --quick    # a quarter of the sizes (smoke run)
     .venv/bin/python bench/processing.py --repeat 2 # best of two runs each (busy machines)
     .venv/bin/python bench/processing.py --odc      # also odc-geo's Dask COG writer on the same step
-    .venv/bin/python bench/processing.py --before   # also our step with GDAL's COG driver (cog_writer = "gdal")
+    .venv/bin/python bench/processing.py --tiles    # also our step with tiles compressed by the chunks' tasks
 
 Builds a Sentinel-2 L2A SAFE (real MTD_MSIL2A.xml of a baseline 04.00 product, so the
 -1000 offset is harmonised: the Dask path) holding one uint16 band, then times
 
-- ours: the ExtractS2Bands graph step (read the band lazily, harmonise; each chunk's task on
-  the Dask cluster also cuts, halves and compresses its COG tiles; the step's process lays
-  the COG out from them: `processing/cog_tiles.py`), on a warm cluster (start-up not counted);
-- before (with --before): the same step with `processing.cog_writer = "gdal"`: chunks written
-  to an uncompressed tiled GTiff, overviews, then GDAL's COG driver on every core;
+- ours: the ExtractS2Bands graph step (read the band lazily, harmonise, chunks computed on
+  the Dask cluster and written to a tiled GTiff by the step's process, COG with GDAL on every
+  core), on a warm cluster (start-up not counted);
+- tiles (with --tiles): the same step with `processing.cog_writer = "tiles"`: each chunk's task
+  also cuts, halves and compresses its COG tiles, and the step's process lays the COG out
+  from them (`processing/cog_tiles.py`);
 - gdal: `gdal_translate -of COG` of the same band with the same creation options and
   `NUM_THREADS=ALL_CPUS` (the fair baseline on a multi-core machine), or, when the binary is
   missing, the same GDAL COG driver through rasterio (`rasterio.shutil.copy`);
@@ -93,7 +94,7 @@ def tree_cpu() -> float:
     """CPU seconds (user + system) of this process and its Dask workers: unlike wall time, not
     inflated by other work on a shared machine."""
     me = psutil.Process()
-    return sum(sum(p.cpu_times()[:2]) for p in [me, *me.children(recursive=True)])
+    return float(sum(sum(p.cpu_times()[:2]) for p in [me, *me.children(recursive=True)]))
 
 
 def _warm() -> None:
@@ -101,6 +102,8 @@ def _warm() -> None:
     import numexpr  # noqa: F401
     import rioxarray  # noqa: F401
     import xarray  # noqa: F401
+
+    import geocube_ingest.processing.cog_tiles  # noqa: F401
 
 
 def odc_write_cog(data: Any, path: str | Path, *, nodata: float | None, resampling: str = "AVERAGE", **_: Any) -> str:
@@ -194,8 +197,8 @@ def run_measured(mode: str, safe: Path, out_dir: Path) -> tuple[float, float, fl
     of the work) of one worker subprocess."""
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    if mode == "before":  # our step with the chunks written to a tiled GTiff, then GDAL's COG driver
-        env["GEOCUBE_INGEST_PROCESSING__COG_WRITER"] = "gdal"
+    if mode == "tiles":  # our step with each chunk's tiles compressed by its own task
+        env["GEOCUBE_INGEST_PROCESSING__COG_WRITER"] = "tiles"
     process = subprocess.Popen(
         [sys.executable, __file__, "--worker", mode, str(safe), str(out_dir)],
         stdout=subprocess.PIPE,
@@ -244,11 +247,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a quarter of the sizes")
     parser.add_argument("--repeat", type=int, default=1, help="runs per measure; the fastest time is kept")
     parser.add_argument("--odc", action="store_true", help="also odc-geo's Dask COG writer")
-    parser.add_argument(
-        "--before",
-        action="store_true",
-        help="also our step with processing.cog_writer = 'gdal' (tiled GTiff, then GDAL)",
-    )
+    parser.add_argument("--tiles", action="store_true", help="also our step with processing.cog_writer = 'tiles'")
     parser.add_argument("--sizes", default="1,2,4", help="areas to run, in multiples of the base band")
     parser.add_argument("--worker", nargs=3, metavar=("MODE", "SAFE", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -266,15 +265,15 @@ def main() -> None:
     baseline = "gdal_translate -of COG" if binary else "GDAL COG driver via rasterio.shutil.copy"
     print(f"baseline: {baseline} with NUM_THREADS=ALL_CPUS (gdal_translate {'found' if binary else 'not installed'})")
     print(f"creation options (all): {' '.join(f'{k}={v}' for k, v in CREATION.items())}; CPUs: {os.cpu_count()}")
-    modes = ["ours", "gdal", *(["odc"] if args.odc else []), *(["before"] if args.before else [])]
+    modes = ["ours", "gdal", *(["odc"] if args.odc else []), *(["tiles"] if args.tiles else [])]
     with tempfile.TemporaryDirectory(prefix="bench-processing-", dir=os.environ.get("BENCH_DIR")) as tmp:
         scratch = Path(tmp)
         header = f"{'area':>5} {'raster':>12} {'MB':>6} | {'ours s':>7} {'MB/s':>6} {'peak MB':>8} {'(idle)':>7} | "
         header += f"{'gdal s':>7} {'MB/s':>6} {'peak MB':>8} | {'ratio':>5}"
         if args.odc:
             header += f" | {'odc s':>7} {'peak MB':>8} {'gdal/odc':>8}"
-        if args.before:
-            header += f" | {'before s':>8} {'peak MB':>8} {'gdal/before':>11}"
+        if args.tiles:
+            header += f" | {'tiles s':>8} {'peak MB':>8} {'gdal/tiles':>10}"
         print("\n" + header)
         rows = []
         for factor in (int(f) for f in args.sizes.split(",")):
@@ -299,9 +298,9 @@ def main() -> None:
             if args.odc:
                 odc_s, odc_peak, _ = best(runs["odc"])
                 line += f" | {odc_s:>7.1f} {odc_peak:>8.0f} {gdal_s / odc_s:>8.2f}"
-            if args.before:
-                before_s, before_peak, _ = best(runs["before"])
-                line += f" | {before_s:>8.1f} {before_peak:>8.0f} {gdal_s / before_s:>11.2f}"
+            if args.tiles:
+                tiles_s, tiles_peak, _ = best(runs["tiles"])
+                line += f" | {tiles_s:>8.1f} {tiles_peak:>8.0f} {gdal_s / tiles_s:>10.2f}"
             print(line + "  (" + ", ".join(f"{m} {mb:.0f} MB" for m, mb in sizes.items()) + "; " + cpu_note(runs) + ")")
             shutil.rmtree(scratch / f"x{factor}")
         growth = rows[-1][1] / rows[0][1]

@@ -272,11 +272,11 @@ class ProcessingSettings(_Section):
     )
     cog_compress: str = Field(default="DEFLATE", description="COG compression (DEFLATE, ZSTD, LZW, LERC...).")
     cog_blocksize: int = Field(default=512, ge=64, description="COG tile edge in pixels.")
-    cog_writer: Literal["tiles", "gdal"] = Field(
-        default="tiles",
-        description="'tiles': each chunk's tiles (and overviews) are compressed by the task computing it and the "
-        "COG is laid out from them; 'gdal': chunks written to a tiled GTiff, then GDAL's COG driver. Compressions "
-        "other than DEFLATE, ZSTD and LZW always use GDAL.",
+    cog_writer: Literal["gdal", "tiles"] = Field(
+        default="gdal",
+        description="'gdal': chunks written to a tiled GTiff, then GDAL's COG driver on every core; 'tiles': each "
+        "chunk's task also compresses its COG tiles and overviews, and the COG is laid out from them (DEFLATE, ZSTD, "
+        "LZW; others use GDAL). 'gdal' was faster on 2 cores (bench/processing.py --tiles).",
     )
     snap_gpt: str = Field(default="gpt", description="SNAP Graph Processing Tool run by steps of engine 'snap'.")
     command_timeout_seconds: float | None = Field(

@@ -87,6 +87,7 @@ def test_scaled_int16_with_odd_sizes(tmp_path: Path, settings: Settings) -> None
 
 
 def test_nearest_overviews_keep_classes(tmp_path: Path, settings: Settings) -> None:
+    settings = settings.with_overrides({"processing": {"cog_writer": "tiles"}})
     values = (np.add.outer(np.arange(768), np.arange(768)) // 97 % 5).astype("uint8")
     target = tmp_path / "classes.tif"
     cog.write_cog(georef(values, chunks=256), target, nodata=255, resampling="NEAREST", settings=settings)
@@ -99,6 +100,7 @@ def test_nearest_overviews_keep_classes(tmp_path: Path, settings: Settings) -> N
 def test_bigtiff_layout(tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past the classic TIFF limit the layout has 64-bit offsets; GDAL and rio-cogeo read it alike."""
     monkeypatch.setattr(cog_tiles, "CLASSIC_LIMIT", 0)
+    settings = settings.with_overrides({"processing": {"cog_writer": "tiles"}})
     values = _ramp((600, 600), "uint16")
     target = tmp_path / "big.tif"
     cog.write_cog(georef(values, chunks=256), target, nodata=0, settings=settings)
@@ -117,7 +119,7 @@ def test_halve_leaves_nodata_out() -> None:
 
 
 def test_other_compressions_use_gdal(tmp_path: Path, settings: Settings) -> None:
-    lerc = settings.with_overrides({"processing": {"cog_compress": "LERC"}})
+    lerc = settings.with_overrides({"processing": {"cog_compress": "LERC", "cog_writer": "tiles"}})
     assert not cog_tiles.supported(georef(_ramp((300, 300), "float32")), "LERC")
     target = tmp_path / "lerc.tif"
     cog.write_cog(georef(_ramp((300, 300), "float32")), target, nodata=None, settings=lerc)
