@@ -134,6 +134,7 @@ def _time_out() -> None:
     raise TimeoutError("the job's own timeout")
 
 
+@pytest.mark.slow  # a process worker: the result must cross a process boundary
 def test_a_job_whose_result_is_slow_to_arrive_is_not_a_timeout() -> None:
     """The wait for a job is checked once a second for a stop request; a job that finished while
     its result was still on the way counted as "TimeoutError: timed out after 1 s." (bench/scale_out.py
