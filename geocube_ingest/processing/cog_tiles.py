@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import dask.array as darr
 import imagecodecs
 import numpy as np
+import numpy.typing as npt
 import rasterio
 import tifffile
 from dask.array.core import slices_from_chunks
@@ -115,7 +116,7 @@ def halve(values: np.ndarray, spec: Spec) -> np.ndarray:
     integer = values.dtype.kind in "ui"
     wide = (np.int32 if values.dtype.itemsize <= 2 else np.int64) if integer else np.float64
     if not (h % 2 or w % 2) and _all_valid(values, spec.nodata):  # the usual chunk: no mask needed
-        total = corners[0].astype(wide) + corners[1] + corners[2] + corners[3]
+        total: npt.NDArray[Any] = corners[0].astype(wide) + corners[1] + corners[2] + corners[3]
         return ((total + 2) // 4 if integer else total / 4).astype(spec.dtype)
     if spec.nodata is None:
         valid = [np.ones(corners[0].shape, bool) for _ in corners]
@@ -127,8 +128,10 @@ def halve(values: np.ndarray, spec: Spec) -> np.ndarray:
         valid = [~np.isnan(c) for c in corners]
     else:
         valid = [c != spec.nodata for c in corners]
-    counts = sum(v.astype(np.uint8) for v in valid)
-    sums = sum(np.where(v, c, 0).astype(wide) for v, c in zip(valid, corners, strict=True))
+    counts: npt.NDArray[Any] = np.asarray(np.sum(valid, axis=0, dtype=np.uint8))
+    sums: npt.NDArray[Any] = np.asarray(
+        np.sum([np.where(v, c, 0) for v, c in zip(valid, corners, strict=True)], axis=0, dtype=wide)
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = (2 * sums + counts) // np.maximum(2 * counts, 1) if integer else sums / counts
     nodata = spec.nodata if spec.nodata is not None else 0
