@@ -10,6 +10,7 @@ database or index ones. Settings travel without secrets (`shipped_settings`).
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -103,23 +104,22 @@ def _wait(future: Future[Any]) -> Any:
     """The task's result; once a second, whether this process is asked to stop (the task is then
     cancelled: its lease is given back, and the job runs again elsewhere).
 
-    `result(timeout=)` bounds the wait for the task and the transfer of its result together:
-    a job that finished just before a timeout, its result still on the way from the worker,
-    raised "timed out after 1 s." and its finished work counted as a temporary error (the
-    60 s stalls of bench/scale_out.py). A finished future's result is fetched without a bound.
-    The result is released at once: a finished job held by a worker that dies later would
-    otherwise be run again by the scheduler for nothing.
+    No `result(timeout=)`: distributed bounds the wait for the task and the transfer of its
+    result together, so a job finishing just before a timeout read as "timed out after 1 s."
+    (a temporary error: the 60 s stalls of bench/scale_out.py), and a timeout racing the
+    result's arrival ended in "UnboundLocalError: cannot access local variable 'result'"
+    (a failed scene). Here only the wait for the task is bounded; the result of a finished
+    task is then fetched without a bound. It is released at once: a finished job held by a
+    worker that dies later would otherwise be run again by the scheduler for nothing.
     """
+    finished = threading.Event()
+    future.add_done_callback(lambda _: finished.set())
     try:
-        while True:
-            try:
-                return future.result(timeout=1.0)
-            except TimeoutError:
-                if future.done():  # finished meanwhile, or the job's own TimeoutError: raised again here
-                    return future.result()
-                if shutdown.requested():
-                    future.cancel()
-                    raise shutdown.Stopped() from None
+        while not finished.wait(1.0):
+            if shutdown.requested():
+                future.cancel()
+                raise shutdown.Stopped() from None
+        return future.result()
     finally:
         future.release()
 
