@@ -6,6 +6,7 @@ The isolated-worker end-to-end tests are in tests/cluster; these are the quick c
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import rasterio
 from distributed import Client, LocalCluster
 from distributed.diagnostics.plugin import SchedulerPlugin
 
-from geocube_ingest import storage
+from geocube_ingest import shutdown, storage
 from geocube_ingest.processing import process_tile
 from geocube_ingest.processing.cluster import close_client
 from geocube_ingest.processing.job import job_settings
@@ -140,9 +141,29 @@ def test_a_job_whose_result_is_slow_to_arrive_is_not_a_timeout() -> None:
     its result was still on the way counted as "TimeoutError: timed out after 1 s." (bench/scale_out.py
     lost 60 s on such scenes); a job's own TimeoutError still is the job's error."""
     with (
-        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
         Client(cluster) as client,
     ):
         assert _wait(client.submit(_finish_late, 1.5, pure=False)) == f"loaded {11 * 2**20} bytes"
         with pytest.raises(TimeoutError, match="the job's own timeout"):
             _wait(client.submit(_time_out, pure=False))
+
+
+def test_waiting_for_a_job_stops_when_the_process_is_asked_to() -> None:
+    """A stop request ends the wait within about a second and cancels the job (its lease is given back)."""
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        future = client.submit(time.sleep, 4, pure=False)
+        timer = threading.Timer(0.5, shutdown.request)
+        timer.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(shutdown.Stopped):
+                _wait(future)
+        finally:
+            timer.cancel()
+            shutdown.reset()
+        assert time.monotonic() - started < 3
+        assert future.status in ("cancelled", "lost") or future.cancelled()
