@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import zipfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -255,23 +255,20 @@ def read_burst_info(path: Path) -> BurstInfo:
         return BurstInfo.from_json(archive.read(BURST_JSON), path.name)
 
 
-@contextmanager
-def opened_burst(path: Path, scratch: Path) -> Iterator[tuple[Path, BurstInfo]]:
-    """The burst product unpacked under `scratch` (with the archive limits of any download):
-    the `.SAFE` folder and what `burst.json` says. The folder is removed afterwards."""
-    import shutil
-
+def unpack_burst(path: Path, scratch: Path) -> tuple[Path, BurstInfo]:
+    """The `.SAFE` folder of a burst product and what its `burst.json` says. Unpacked once
+    under `scratch` (with the archive limits of any download) and reused by the job's other
+    steps; the job's scratch folder goes with it."""
     from geocube_ingest.download.archive import unpack_archive
 
+    if not path.is_file():
+        raise InvalidInput(f"burst product {path.name} is not there (is it an in_files entry of the graph?)")
     info = read_burst_info(path)
-    target = scratch / f"{path.name}.unpacked"
-    if target.exists():
-        shutil.rmtree(target)
-    unpack_archive(path, target)
-    try:
-        safe = target / f"{info.product}.SAFE"
-        if not (safe / "manifest.safe").is_file():
-            raise InvalidInput(f"{path.name}: no {info.product}.SAFE/manifest.safe in the burst product")
-        yield safe, info
-    finally:
+    target = scratch / f".{path.name}.unpacked"
+    if not (target / BURST_JSON).is_file():
         shutil.rmtree(target, ignore_errors=True)
+        unpack_archive(path, target)
+    safe = target / f"{info.product}.SAFE"
+    if not (safe / "manifest.safe").is_file():
+        raise InvalidInput(f"{path.name}: no {info.product}.SAFE/manifest.safe in the burst product")
+    return safe, info

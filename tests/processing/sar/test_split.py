@@ -13,7 +13,7 @@ import xarray_sentinel
 
 from geocube_ingest.demo.s1_slc_products import swath_files, write_slc_safe, zip_safe
 from geocube_ingest.errors import InvalidInput
-from geocube_ingest.processing.sar.split import BURST_JSON, opened_burst, read_burst_info, split_burst
+from geocube_ingest.processing.sar.split import BURST_JSON, read_burst_info, split_burst, unpack_burst
 
 PRODUCT = "S1A_IW_SLC__1SDV_20230904T063730_20230904T063757_050174_0609E3_DAA1"
 LINES_PER_BURST, BURSTS, SAMPLES = 1507, 9, 23055
@@ -64,24 +64,24 @@ def test_one_burst_is_split_with_its_lines_only(product: Path, tmp_path: Path, z
     files = swath_files(product)[("IW1", "VV")]
     for relative in ("manifest.safe", files.annotation, files.calibration, files.noise):
         assert f"{PRODUCT}.SAFE/{relative}" in names
-    with opened_burst(out, tmp_path) as (safe, opened):
-        assert opened == info
-        for relative in ("manifest.safe", files.annotation, files.calibration, files.noise):
-            assert (safe / str(relative)).read_bytes() == (product / str(relative)).read_bytes(), relative
-        measurement = str(safe / files.measurement)
-        with rasterio.open(measurement) as src:
-            assert (src.height, src.width, src.dtypes[0]) == (BURSTS * LINES_PER_BURST, SAMPLES, "complex_int16")
-            assert len(src.gcps[0]) == 210  # the annotation's geolocation grid
-            top = src.read(1, window=((info.first_line - 3, info.first_line + 3), (0, 5)))
-            bottom = src.read(1, window=((info.first_line + info.lines - 3, info.first_line + info.lines + 3), (0, 5)))
-        assert (top[:3] == 0).all() and (top[3:] == burst_value(3)).all()
-        assert (bottom[:3] == burst_value(3)).all() and (bottom[3:] == 0).all()
-        # xarray-sentinel reads the burst out of it as out of the product.
-        burst = xarray_sentinel.open_sentinel1_dataset(safe, group=info.group("VV"))
-        assert burst.measurement.shape == (LINES_PER_BURST, SAMPLES)
-        values = burst.measurement[:, : WIDTH + 256].values
-        assert (values[:, :WIDTH] == burst_value(3)).all() and (values[:, WIDTH:] == 0).all()
-        written, total = written_tiles(measurement)
+    safe, opened = unpack_burst(out, tmp_path)
+    assert opened == info
+    for relative in ("manifest.safe", files.annotation, files.calibration, files.noise):
+        assert (safe / str(relative)).read_bytes() == (product / str(relative)).read_bytes(), relative
+    measurement = str(safe / files.measurement)
+    with rasterio.open(measurement) as src:
+        assert (src.height, src.width, src.dtypes[0]) == (BURSTS * LINES_PER_BURST, SAMPLES, "complex_int16")
+        assert len(src.gcps[0]) == 210  # the annotation's geolocation grid
+        top = src.read(1, window=((info.first_line - 3, info.first_line + 3), (0, 5)))
+        bottom = src.read(1, window=((info.first_line + info.lines - 3, info.first_line + info.lines + 3), (0, 5)))
+    assert (top[:3] == 0).all() and (top[3:] == burst_value(3)).all()
+    assert (bottom[:3] == burst_value(3)).all() and (bottom[3:] == 0).all()
+    # xarray-sentinel reads the burst out of it as out of the product.
+    burst = xarray_sentinel.open_sentinel1_dataset(safe, group=info.group("VV"))
+    assert burst.measurement.shape == (LINES_PER_BURST, SAMPLES)
+    values = burst.measurement[:, : WIDTH + 256].values
+    assert (values[:, :WIDTH] == burst_value(3)).all() and (values[:, WIDTH:] == 0).all()
+    written, total = written_tiles(measurement)
     in_product, _ = written_tiles(str(product / files.measurement))
     # Only the burst's tiles hold bytes: its 1507 lines span 7 rows of 256-line tiles (53 in the swath).
     print(
@@ -89,7 +89,7 @@ def test_one_burst_is_split_with_its_lines_only(product: Path, tmp_path: Path, z
         f"{out.stat().st_size / 1e6:.2f} MB",
     )
     assert in_product == 53 * WIDTH // 256 and written <= 7 * WIDTH // 256
-    assert not (tmp_path / "burst.zip.unpacked").exists(), "unpacked burst removed after use"
+    assert unpack_burst(out, tmp_path) == (safe, info)  # unpacked once, reused by the next steps
 
 
 def test_stored_burst_is_one_burst_not_the_product(tmp_path: Path, fixtures_dir: Path) -> None:
