@@ -123,7 +123,7 @@ class BurstGeometry:
 
 
 def _seconds(value: float) -> np.timedelta64:
-    return np.timedelta64(int(round(value * 1e9)), "ns")
+    return np.timedelta64(round(value * 1e9), "ns")
 
 
 # -- files of a product --------------------------------------------------------------------------
@@ -215,6 +215,17 @@ def _footprint(gcp: xr.Dataset, azimuth_start: np.datetime64, azimuth_stop: np.d
     return Polygon(ring)
 
 
+@lru_cache(maxsize=8)
+def _tables(annotation: str) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset, xr.Dataset]:
+    """xarray-sentinel's FM rate, Doppler centroid, orbit and GCP tables (parsing is slow: ~0.5 s each)."""
+    return (
+        xs1.open_azimuth_fm_rate_dataset(annotation),
+        xs1.open_dc_estimate_dataset(annotation),
+        xs1.open_orbit_dataset(annotation),
+        xs1.open_gcp_dataset(annotation),
+    )
+
+
 def burst_geometry(safe: str | Path, swath: str, polarisation: str, burst_index: int) -> BurstGeometry:
     """The geometry of burst `burst_index` (0-based) of a swath, from its annotation only."""
     sw, pol = check_swath(swath, polarisation)
@@ -231,8 +242,7 @@ def burst_geometry(safe: str | Path, swath: str, polarisation: str, burst_index:
     mid = azimuth_time0 + _seconds(azimuth_time_interval * (lines - 1) / 2)
     burst_id = burst.find("burstId")
 
-    fm = xs1.open_azimuth_fm_rate_dataset(str(annotation))
-    dc = xs1.open_dc_estimate_dataset(str(annotation))
+    fm, dc, orbit, gcp = _tables(str(annotation))
     fm_rate = _nearest_polynomial(fm.azimuth_time.values, fm.t0.values, fm.azimuth_fm_rate_polynomial.values, mid)
     dc_times, dc_t0 = dc.azimuth_time.values, dc.t0.values
     data_dc = _nearest_polynomial(dc_times, dc_t0, dc.data_dc_polynomial.values, mid)
@@ -260,13 +270,13 @@ def burst_geometry(safe: str | Path, swath: str, polarisation: str, burst_index:
         azimuth_pixel_spacing=float(_text(root, "imageAnnotation/imageInformation/azimuthPixelSpacing")),
         incidence_angle_mid_swath=float(_text(root, "imageAnnotation/imageInformation/incidenceAngleMidSwath")),
         pass_direction=_text(root, "generalAnnotation/productInformation/pass").upper(),
-        orbit=fit_orbit(xs1.open_orbit_dataset(str(annotation))),
+        orbit=fit_orbit(orbit),
         azimuth_fm_rate=fm_rate,
         doppler_centroid=data_dc,
         geometry_doppler_centroid=geometry_dc,
         first_valid_sample=_floats(burst.findtext("firstValidSample")).astype("int64"),
         last_valid_sample=_floats(burst.findtext("lastValidSample")).astype("int64"),
-        footprint=_footprint(xs1.open_gcp_dataset(str(annotation)), azimuth_time0, azimuth_stop),
+        footprint=_footprint(gcp, azimuth_time0, azimuth_stop),
     )
 
 
