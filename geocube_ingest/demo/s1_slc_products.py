@@ -126,11 +126,12 @@ def write_slc_safe(
     measurements: Mapping[tuple[str, str], Iterable[Block]],
     *,
     manifest: bytes | None = None,
-    replace: Mapping[str, bytes] | None = None,
+    replace: Mapping[str, tuple[str, bytes]] | None = None,
 ) -> Path:
     """`target/<name>.SAFE`: the metadata files of `metadata` (a SAFE folder) and a measurement per
-    (swath, polarisation) key of `measurements`. `manifest` and `replace` (relative path -> bytes)
-    put other contents in place of the metadata's own files (a repeat pass). Replaced if present."""
+    (swath, polarisation) key of `measurements`. `manifest` replaces the manifest (and so the
+    product's name); `replace` maps a metadata file's relative path to the relative path and
+    contents written instead (a repeat pass renames and shifts them). Replaced if present."""
     files = swath_files(metadata)
     missing = [key for key in measurements if key not in files]
     if missing:
@@ -145,13 +146,17 @@ def write_slc_safe(
     )
     for key, blocks in measurements.items():
         swath = files[key]
+        written: list[str] = []
         for relative in (swath.annotation, swath.calibration, swath.noise):
             if relative is None:
                 continue
-            (safe / relative).parent.mkdir(parents=True, exist_ok=True)
-            (safe / relative).write_bytes(replace.get(relative, (metadata / relative).read_bytes()))
-        annotation = (safe / swath.annotation).read_bytes()
-        write_measurement(safe / swath.measurement, annotation, blocks)
+            new, contents = replace.get(relative, (relative, (metadata / relative).read_bytes()))
+            (safe / new).parent.mkdir(parents=True, exist_ok=True)
+            (safe / new).write_bytes(contents)
+            written.append(new)
+        annotation = safe / written[0]
+        measurement = safe / "measurement" / annotation.with_suffix(".tiff").name
+        write_measurement(measurement, annotation.read_bytes(), blocks)
     return safe
 
 

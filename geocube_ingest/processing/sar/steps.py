@@ -105,11 +105,11 @@ def _polarisation(args: StepArgs, info: BurstInfo) -> str | None:
 # ---------------------------------------------------------------- burst products
 
 
-def _dem(args: StepArgs, grid: GeoBox, context: StepContext) -> xr.DataArray:
+def _dem(args: StepArgs, grid: GeoBox, context: StepContext, finer: int = 3) -> xr.DataArray:
     """Ellipsoidal heights over the output grid, from `dem` (a URL the operator allows) or the
-    configured default. The DEM is read at a third of the output pixel or finer: terrain
-    flattening needs the facets' slopes, and a coarser DEM biases gamma0 (sarsen's default
-    on a 30 m DEM is 1.7 dB off on flat ground)."""
+    configured default, resampled to the output pixel / `finer`: terrain flattening needs the
+    facets' slopes at a third of the pixel or finer (a DEM as coarse as the output biases
+    gamma0: sarsen's default grouping on a 30 m DEM is 1.7 dB off on flat ground)."""
     from geocube_ingest.processing.sar.dem import check_dem_url, default_dem_url, load_dem
 
     url = args.optional("dem") or default_dem_url(context.settings)
@@ -117,7 +117,7 @@ def _dem(args: StepArgs, grid: GeoBox, context: StepContext) -> xr.DataArray:
     west, south, east, north = grid.geographic_extent.boundingbox
     margin = 0.02  # degrees: the slopes at the edges, and the geocoding of the grid's corners
     bounds = (west - margin, south - margin, east + margin, north + margin)
-    resolution = min(abs(grid.resolution.x), abs(grid.resolution.y)) / 3
+    resolution = min(abs(grid.resolution.x), abs(grid.resolution.y)) / finer
     return load_dem(url, bounds, geoid=_geoid(args), resolution_m=resolution, settings=context.settings)
 
 
@@ -200,8 +200,9 @@ def s1_slc_backscatter(args: StepArgs, context: StepContext) -> None:
 )
 def s1_slc_coherence(args: StepArgs, context: StepContext) -> None:
     """Coherence of a burst with its previous (or reference) acquisition, coregistered by geometry, on a UTM grid."""
+    from geocube_ingest.processing.sar.backscatter import burst_grid
     from geocube_ingest.processing.sar.burst import burst_geometry
-    from geocube_ingest.processing.sar.coherence import coherence
+    from geocube_ingest.processing.sar.coherence import DEFAULT_WINDOW, coherence
 
     other_arg = _other(args)
     safe, info = unpack_burst(Path(args.text("burst")), context.work_dir)
@@ -218,22 +219,29 @@ def s1_slc_coherence(args: StepArgs, context: StepContext) -> None:
         raise InvalidInput(f"{args.step}: the {other_arg} burst has no polarisation {polarisation}")
     _projection(args)
     geometry = burst_geometry(safe, info.swath, polarisation, info.burst_index - 1)
-    from geocube_ingest.processing.sar.backscatter import burst_grid
-
     grid = burst_grid(geometry, _resolution(args), _bbox(args))
-    dem = _dem(args, grid, context)
+    # Coregistration needs the geometry's smooth variation, not the facets: a DEM at the grid's pixel.
+    dem = _dem(args, grid, context, finer=1)
+    phase = args.flag("phase", False)
+    # The earlier acquisition is the geometric reference: the phase is earlier minus this one.
     result = coherence(
-        reference=(other_safe, other_info.swath, polarisation, other_info.burst_index - 1),
-        secondary=(safe, info.swath, polarisation, info.burst_index - 1),
-        dem=dem,
-        grid=grid,
-        window=args.window((4, 16)),
+        other_safe,
+        safe,
+        info.swath,
+        polarisation,
+        other_info.burst_index - 1,
+        info.burst_index - 1,
+        dem,
+        grid,
+        window=args.window(DEFAULT_WINDOW),
+        phase=phase,
         deramp=args.flag("deramp", True),
     )
     _write(_on_disk_grid(result["coherence"]), args, context, default_range=(0.0, 1.0))
     phase_output = args.optional("phase-output")
-    if phase_output is not None:
-        _write(_on_disk_grid(result["phase"]), args, context, output=phase_output, default_range=(-np.pi, np.pi))
+    if phase and phase_output is not None:
+        values = _on_disk_grid(result["phase"]).astype("float32")
+        cog.write_cog(values, Path(phase_output), nodata=float("nan"), settings=context.settings)
 
 
 def _other(args: StepArgs) -> str:
