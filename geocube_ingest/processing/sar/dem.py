@@ -107,7 +107,7 @@ def _source_window(src: rasterio.io.DatasetReader, geobox: GeoBox) -> xr.DataArr
         float(np.max(sy)) + margin,
         src.transform,
     )
-    window = window.round_offsets("floor").round_lengths("ceil")
+    window = window.round_offsets().round_lengths()  # offsets floored; the margin covers the rounding
     full = rasterio.windows.Window(0, 0, src.width, src.height)
     try:
         window = window.intersection(full)
@@ -117,7 +117,7 @@ def _source_window(src: rasterio.io.DatasetReader, geobox: GeoBox) -> xr.DataArr
         ) from None
     data = src.read(1, window=window, masked=True).astype("float64").filled(np.nan)
     src_box = GeoBox((int(window.height), int(window.width)), src.window_transform(window), src.crs)
-    return xr.DataArray(data, coords=xr_coords(src_box), dims=("y", "x"), name="dem")
+    return xr.DataArray(data, coords=xr_coords(src_box), dims=src_box.dimensions, name="dem")
 
 
 def load_dem_on(
