@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import xarray as xr
+from odc.geo.geobox import GeoBox
 
 from geocube_ingest.errors import InvalidInput
 from geocube_ingest.processing import cog
@@ -31,13 +33,12 @@ from geocube_ingest.processing.engines.xarray import StepArgs, _write, builtin
 from geocube_ingest.processing.sar.split import BurstInfo, parse_polarisations, split_burst, unpack_burst
 
 if TYPE_CHECKING:
-    from odc.geo.geobox import GeoBox
-
     from geocube_ingest.processing.runner import StepContext
 
 log = logging.getLogger(__name__)
 
 MASK_NODATA = 255
+_COHERENCE_WINDOW = (4, 16)  # azimuth x range samples, as SNAP's default and coherence.DEFAULT_WINDOW
 _WRITE_ARGS = ("dformat-out", "range-in")
 _MAP_ARGS = ("resolution", "projection", "dem", "geoid", "bbox", "if-missing")
 
@@ -102,10 +103,32 @@ def _polarisation(args: StepArgs, info: BurstInfo) -> str | None:
     )
 
 
+@dataclass(frozen=True)
+class _GridArgs:
+    """The output grid's arguments, read (and checked) before any work."""
+
+    resolution: float
+    bbox: tuple[float, float, float, float] | None
+    geoid: str
+
+    @classmethod
+    def read(cls, args: StepArgs) -> _GridArgs:
+        _projection(args)
+        return cls(_resolution(args), _bbox(args), _geoid(args))
+
+    def grid(self, safe: Path, info: BurstInfo, polarisation: str) -> GeoBox:
+        """A UTM grid over the burst (its part in `bbox`), pixels aligned on multiples of the resolution."""
+        from geocube_ingest.processing.sar.backscatter import burst_grid
+        from geocube_ingest.processing.sar.burst import burst_geometry
+
+        geometry = burst_geometry(safe, info.swath, polarisation, info.burst_index - 1)
+        return burst_grid(geometry, self.resolution, self.bbox)
+
+
 # ---------------------------------------------------------------- burst products
 
 
-def _dem(args: StepArgs, grid: GeoBox, context: StepContext, finer: int = 3) -> xr.DataArray:
+def _dem(args: StepArgs, grid: GeoBox, context: StepContext, geoid: str, finer: int = 3) -> xr.DataArray:
     """Ellipsoidal heights over the output grid, from `dem` (a URL the operator allows) or the
     configured default, resampled to the output pixel / `finer`: terrain flattening needs the
     facets' slopes at a third of the pixel or finer (a DEM as coarse as the output biases
@@ -118,7 +141,7 @@ def _dem(args: StepArgs, grid: GeoBox, context: StepContext, finer: int = 3) -> 
     margin = 0.02  # degrees: the slopes at the edges, and the geocoding of the grid's corners
     bounds = (west - margin, south - margin, east + margin, north + margin)
     resolution = min(abs(grid.resolution.x), abs(grid.resolution.y)) / finer
-    return load_dem(url, bounds, geoid=_geoid(args), resolution_m=resolution, settings=context.settings)
+    return load_dem(url, bounds, geoid=geoid, resolution_m=resolution, settings=context.settings)
 
 
 def _write_mask(mask: xr.DataArray, output: str, context: StepContext) -> None:
@@ -174,18 +197,18 @@ def s1_slc_burst(args: StepArgs, context: StepContext) -> None:
 )
 def s1_slc_backscatter(args: StepArgs, context: StepContext) -> None:
     """Terrain-flattened gamma0 (RTC, thermal noise removed) of one polarisation of a burst, on a UTM grid."""
-    from geocube_ingest.processing.sar.backscatter import backscatter, burst_grid
-    from geocube_ingest.processing.sar.burst import burst_geometry
-
     safe, info = unpack_burst(Path(args.text("burst")), context.work_dir)
     polarisation = _polarisation(args, info)
     if polarisation is None:
         return
-    _projection(args)
-    geometry = burst_geometry(safe, info.swath, polarisation, info.burst_index - 1)
-    grid = burst_grid(geometry, _resolution(args), _bbox(args))
-    dem = _dem(args, grid, context)
-    result = backscatter(safe, info.swath, polarisation, info.burst_index - 1, dem, grid, db=args.flag("db", True))
+    grid_args = _GridArgs.read(args)
+    db = args.flag("db", True)
+
+    from geocube_ingest.processing.sar.backscatter import backscatter
+
+    grid = grid_args.grid(safe, info, polarisation)
+    dem = _dem(args, grid, context, grid_args.geoid)
+    result = backscatter(safe, info.swath, polarisation, info.burst_index - 1, dem, grid, db=db)
     gamma0 = _on_disk_grid(result["gamma0"])
     _write(gamma0.where(np.isfinite(gamma0)), args, context, default_range=(-50.0, 10.0))
     mask_output = args.optional("mask-output")
@@ -200,10 +223,6 @@ def s1_slc_backscatter(args: StepArgs, context: StepContext) -> None:
 )
 def s1_slc_coherence(args: StepArgs, context: StepContext) -> None:
     """Coherence of a burst with its previous (or reference) acquisition, coregistered by geometry, on a UTM grid."""
-    from geocube_ingest.processing.sar.backscatter import burst_grid
-    from geocube_ingest.processing.sar.burst import burst_geometry
-    from geocube_ingest.processing.sar.coherence import DEFAULT_WINDOW, coherence
-
     other_arg = _other(args)
     safe, info = unpack_burst(Path(args.text("burst")), context.work_dir)
     other_safe, other_info = unpack_burst(Path(args.text(other_arg)), context.work_dir)
@@ -217,12 +236,16 @@ def s1_slc_coherence(args: StepArgs, context: StepContext) -> None:
         return
     if polarisation not in other_info.polarisations:
         raise InvalidInput(f"{args.step}: the {other_arg} burst has no polarisation {polarisation}")
-    _projection(args)
-    geometry = burst_geometry(safe, info.swath, polarisation, info.burst_index - 1)
-    grid = burst_grid(geometry, _resolution(args), _bbox(args))
-    # Coregistration needs the geometry's smooth variation, not the facets: a DEM at the grid's pixel.
-    dem = _dem(args, grid, context, finer=1)
+    grid_args = _GridArgs.read(args)
+    window = args.window(_COHERENCE_WINDOW)
     phase = args.flag("phase", False)
+    deramp = args.flag("deramp", True)
+
+    from geocube_ingest.processing.sar.coherence import coherence
+
+    grid = grid_args.grid(safe, info, polarisation)
+    # Coregistration needs the geometry's smooth variation, not the facets: a DEM at the grid's pixel.
+    dem = _dem(args, grid, context, grid_args.geoid, finer=1)
     # The earlier acquisition is the geometric reference: the phase is earlier minus this one.
     result = coherence(
         other_safe,
@@ -233,9 +256,9 @@ def s1_slc_coherence(args: StepArgs, context: StepContext) -> None:
         info.burst_index - 1,
         dem,
         grid,
-        window=args.window(DEFAULT_WINDOW),
+        window=window,
         phase=phase,
-        deramp=args.flag("deramp", True),
+        deramp=deramp,
     )
     _write(_on_disk_grid(result["coherence"]), args, context, default_range=(0.0, 1.0))
     phase_output = args.optional("phase-output")
