@@ -85,6 +85,8 @@ def interpolate(
     """src sampled at fractional (lines, pixels) (array positions, broadcast together), NaN outside."""
     if np.ndim(src) != 2:
         raise InvalidInput(f"interpolate: expected a 2-D array, got shape {np.shape(src)}")
+    if any(t < 2 or t % 2 for t in taps):
+        raise InvalidInput(f"sinc taps {taps!r}: expected even numbers >= 2")
     line_a, pixel_a = np.broadcast_arrays(np.asarray(lines, dtype="float64"), np.asarray(pixels, dtype="float64"))
     flat_l, flat_p = line_a.ravel(), pixel_a.ravel()
     out = np.empty(flat_l.shape, dtype="complex64")
