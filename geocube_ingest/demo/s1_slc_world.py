@@ -190,7 +190,7 @@ def write_products(folder: Path, dem_path: Path) -> list[Path]:
     # The DEM as the graphs will read it (heights above the ellipsoid), from the world's folder.
     settings = get_settings().with_overrides({"security": {"file_roots": [str(dem_path.parent.resolve())]}})
     bounds = (west - 0.03, south - 0.03, east + 0.03, north + 0.03)
-    dem = load_dem(str(dem_path.resolve()), bounds, resolution_m=15.0, settings=settings)
+    dem = load_dem(str(dem_path.resolve()), bounds, resolution_m=30.0, settings=settings)
     gamma0, coherence = _fields(dem)
     staging = folder / ".slc-staging"
     shutil.rmtree(staging, ignore_errors=True)
