@@ -128,20 +128,23 @@ class _GridArgs:
 # ---------------------------------------------------------------- burst products
 
 
-def _dem(args: StepArgs, grid: GeoBox, context: StepContext, geoid: str, finer: int = 3) -> xr.DataArray:
-    """Ellipsoidal heights over the output grid, from `dem` (a URL the operator allows) or the
-    configured default, resampled to the output pixel / `finer`: terrain flattening needs the
-    facets' slopes at a third of the pixel or finer (a DEM as coarse as the output biases
-    gamma0: sarsen's default grouping on a 30 m DEM is 1.7 dB off on flat ground)."""
-    from geocube_ingest.processing.sar.dem import check_dem_url, default_dem_url, load_dem
+def _dem_url(args: StepArgs, context: StepContext) -> str:
+    """`dem` (a URL or path the operator allows) or the configured default."""
+    from geocube_ingest.processing.sar.dem import check_dem_url, default_dem_url
 
-    url = args.optional("dem") or default_dem_url(context.settings)
-    check_dem_url(url, context.settings)
+    return check_dem_url(args.optional("dem") or default_dem_url(context.settings), context.settings)
+
+
+def _dem(args: StepArgs, grid: GeoBox, context: StepContext, geoid: str) -> xr.DataArray:
+    """Ellipsoidal heights over the output grid (plus a margin) at the output's pixel: coregistration
+    needs the geometry's smooth variation, not the facets."""
+    from geocube_ingest.processing.sar.dem import load_dem
+
     west, south, east, north = grid.geographic_extent.boundingbox
-    margin = 0.02  # degrees: the slopes at the edges, and the geocoding of the grid's corners
+    margin = 0.02  # degrees: the geocoding of the grid's corners and the radar window's margins
     bounds = (west - margin, south - margin, east + margin, north + margin)
-    resolution = min(abs(grid.resolution.x), abs(grid.resolution.y)) / finer
-    return load_dem(url, bounds, geoid=geoid, resolution_m=resolution, settings=context.settings)
+    resolution = min(abs(grid.resolution.x), abs(grid.resolution.y))
+    return load_dem(_dem_url(args, context), bounds, geoid=geoid, resolution_m=resolution, settings=context.settings)
 
 
 def _write_mask(mask: xr.DataArray, output: str, context: StepContext) -> None:
@@ -207,9 +210,19 @@ def s1_slc_backscatter(args: StepArgs, context: StepContext) -> None:
     from geocube_ingest.processing.sar.backscatter import backscatter
 
     grid = grid_args.grid(safe, info, polarisation)
-    dem = _dem(args, grid, context, grid_args.geoid)
-    result = backscatter(safe, info.swath, polarisation, info.burst_index - 1, dem, grid, db=db)
-    gamma0 = _on_disk_grid(result["gamma0"])
+    # The DEM is read chunk by chunk, 3x finer than the output (terrain flattening needs the facets).
+    result = backscatter(
+        safe,
+        info.swath,
+        polarisation,
+        info.burst_index - 1,
+        _dem_url(args, context),
+        grid,
+        db=db,
+        geoid=grid_args.geoid,
+        settings=context.settings,
+    )
+    gamma0 = _on_disk_grid(result["gamma0_rtc"])
     _write(gamma0.where(np.isfinite(gamma0)), args, context, default_range=(-50.0, 10.0))
     mask_output = args.optional("mask-output")
     if mask_output is not None:
@@ -244,8 +257,7 @@ def s1_slc_coherence(args: StepArgs, context: StepContext) -> None:
     from geocube_ingest.processing.sar.coherence import coherence
 
     grid = grid_args.grid(safe, info, polarisation)
-    # Coregistration needs the geometry's smooth variation, not the facets: a DEM at the grid's pixel.
-    dem = _dem(args, grid, context, grid_args.geoid, finer=1)
+    dem = _dem(args, grid, context, grid_args.geoid)
     # The earlier acquisition is the geometric reference: the phase is earlier minus this one.
     result = coherence(
         other_safe,
