@@ -21,6 +21,7 @@ from typing import cast
 import dask.array as da
 import numpy as np
 import numpy.typing as npt
+from scipy.special import i0
 
 from geocube_ingest.errors import InvalidInput
 
@@ -38,7 +39,7 @@ def sinc_weights(frac: npt.NDArray[np.float64], taps: int, beta: float = KAISER_
     k = np.arange(taps, dtype="float64") - (taps // 2 - 1)
     distance = frac[:, None] - k[None, :]
     half = taps / 2.0
-    window = np.i0(beta * np.sqrt(np.clip(1.0 - (distance / half) ** 2, 0.0, None))) / np.i0(beta)
+    window = i0(beta * np.sqrt(np.clip(1.0 - (distance / half) ** 2, 0.0, None))) / i0(beta)
     weights = np.sinc(distance) * window
     return np.asarray(weights / weights.sum(axis=1, keepdims=True), dtype="float64")
 
