@@ -14,6 +14,7 @@ Conventions used everywhere in `sar`:
 from __future__ import annotations
 
 import re
+import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -23,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import xarray as xr
 import xarray_sentinel.sentinel1 as xs1
+from rasterio.errors import NotGeoreferencedWarning
 from sarsen.orbit import OrbitPolyfitInterpolator
 from shapely.geometry import Polygon
 
@@ -295,12 +297,17 @@ def burst_coords(geometry: BurstGeometry) -> dict[str, tuple[str, npt.NDArray[np
     }
 
 
+def valid_window(geometry: BurstGeometry, lines: slice, pixels: slice) -> npt.NDArray[np.bool_]:
+    """`valid_mask` of burst lines `lines` and pixels `pixels` only (slices with start and stop), as numpy."""
+    pixel = np.arange(pixels.start, pixels.stop)
+    first = geometry.first_valid_sample[lines, None]
+    last = geometry.last_valid_sample[lines, None]
+    return np.asarray((first >= 0) & (pixel[None, :] >= first) & (pixel[None, :] <= last))
+
+
 def valid_mask(geometry: BurstGeometry) -> xr.DataArray:
     """True where the annotation says the burst has data (firstValidSample … lastValidSample per line)."""
-    pixel = np.arange(geometry.samples)
-    first = geometry.first_valid_sample[:, None]
-    last = geometry.last_valid_sample[:, None]
-    mask = (first >= 0) & (pixel[None, :] >= first) & (pixel[None, :] <= last)
+    mask = valid_window(geometry, slice(0, geometry.lines), slice(0, geometry.samples))
     return xr.DataArray(mask, dims=("line", "pixel"), coords=burst_coords(geometry), name="valid")
 
 
@@ -321,9 +328,12 @@ def open_burst(
     geometry = geometry or burst_geometry(safe, swath, polarisation, burst_index)
     measurement = product_file(safe, geometry.swath, geometry.polarisation, "measurement")
     wanted = {**DEFAULT_CHUNKS, **(chunks or {})}
-    raster = xr.open_dataarray(
-        measurement, engine="rasterio", chunks={"band": 1, "y": wanted["line"], "x": wanted["pixel"]}
-    )
+    with warnings.catch_warnings():  # an SLC TIFF has GCPs only; chunks need not follow its tiles
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        warnings.filterwarnings("ignore", message="The specified chunks separate")
+        raster = xr.open_dataarray(
+            measurement, engine="rasterio", chunks={"band": 1, "y": wanted["line"], "x": wanted["pixel"]}
+        )
     raster = raster.squeeze("band", drop=True).drop_vars("spatial_ref", errors="ignore")
     window = raster.isel(y=slice(geometry.first_line, geometry.first_line + geometry.lines))
     if window.shape != (geometry.lines, geometry.samples):

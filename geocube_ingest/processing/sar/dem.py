@@ -64,10 +64,10 @@ def utm_crs(lon: float, lat: float) -> str:
     return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
 
 
-def utm_geobox(bounds_lonlat: tuple[float, float, float, float], resolution_m: float) -> GeoBox:
-    """A north-up grid in the UTM zone of the bounds' centre covering the lon/lat bounds."""
+def utm_geobox(bounds_lonlat: tuple[float, float, float, float], resolution_m: float, crs: str | None = None) -> GeoBox:
+    """A north-up grid covering the lon/lat bounds, in `crs` (default: the UTM zone of the bounds' centre)."""
     west, south, east, north = bounds_lonlat
-    crs = utm_crs((west + east) / 2, (south + north) / 2)
+    crs = crs or utm_crs((west + east) / 2, (south + north) / 2)
     to_utm = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     lons = np.array([west, east, east, west, (west + east) / 2, (west + east) / 2])
     lats = np.array([south, south, north, north, south, north])
@@ -180,10 +180,10 @@ def _native_resolution_m(url: str, lat: float, settings: Settings | None) -> flo
 
     fs, path = filesystem(check_dem_url(url, settings), settings)
     with rasterio.open(path, opener=fs) as src:
-        res = min(abs(src.res[0]), abs(src.res[1]))
-        if src.crs is not None and src.crs.is_geographic:
-            return res * 111_320.0 * max(math.cos(math.radians(lat)), 0.1)
-        return res
+        res_x, res_y = abs(src.res[0]), abs(src.res[1])
+        if src.crs is not None and src.crs.is_geographic:  # the coarser of the two spacings, in metres
+            return max(res_x * 111_320.0 * max(math.cos(math.radians(lat)), 0.1), res_y * 111_320.0)
+        return max(res_x, res_y)
 
 
 def flat_dem(geobox: GeoBox, height: float | npt.ArrayLike = 0.0) -> xr.DataArray:

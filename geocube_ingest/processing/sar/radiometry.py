@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import dask.array as darr
@@ -43,6 +44,16 @@ from geocube_ingest.processing.sar.geocoding import (
 CALIBRATION_KINDS = {"sigma0": "sigmaNought", "beta0": "betaNought", "gamma0": "gamma", "dn": "dn"}
 
 BlockFn = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.float32]]
+
+
+@lru_cache(maxsize=8)
+def _calibration_table(path: str) -> xr.Dataset:
+    return xs1.open_calibration_dataset(path)
+
+
+@lru_cache(maxsize=8)
+def _noise_range_table(path: str) -> xr.Dataset:
+    return xs1.open_noise_range_dataset(path)
 
 
 def _lazy_grid(fn: BlockFn, geometry: BurstGeometry, chunks: dict[str, int] | None, name: str) -> xr.DataArray:
@@ -94,7 +105,7 @@ def calibration_lut(
     if kind not in CALIBRATION_KINDS:
         raise InvalidInput(f"calibration kind {kind!r}: expected one of {', '.join(CALIBRATION_KINDS)}")
     geometry = geometry or burst_geometry(safe, swath, polarisation, burst_index)
-    table = xs1.open_calibration_dataset(str(product_file(safe, geometry.swath, geometry.polarisation, "calibration")))
+    table = _calibration_table(str(product_file(safe, geometry.swath, geometry.polarisation, "calibration")))
     vector_times = (table.azimuth_time.values - geometry.azimuth_time0) / ONE_SECOND
     vector_pixels = table.pixel.values
     values = table[CALIBRATION_KINDS[kind]].values.astype("float64")
@@ -155,7 +166,7 @@ def noise_lut(
     """
     geometry = geometry or burst_geometry(safe, swath, polarisation, burst_index)
     path = product_file(safe, geometry.swath, geometry.polarisation, "noise")
-    noise_range = xs1.open_noise_range_dataset(str(path))
+    noise_range = _noise_range_table(str(path))
     range_vector = _burst_range_vector(noise_range, geometry)
     range_pixels = noise_range.pixel.values
     azimuth = _azimuth_blocks(path)

@@ -163,3 +163,82 @@ def test_ground_behind_a_cliff_is_shadow(geometry: BurstGeometry) -> None:
     )
     assert shadow[hidden].mean() > 0.97
     assert shadow[lit].mean() < 0.01
+
+
+# -- the whole chain on a burst of known beta0 ----------------------------------------------------
+
+DN = 53  # constant amplitude: beta0 = 53^2 / 237^2 (DAA1's betaNought LUT is 237 everywhere)
+
+
+@pytest.fixture(scope="module")
+def constant_burst(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """DAA1's annotations with a measurement whose burst 4 is the constant DN (other bursts: zeros, sparse)."""
+    import shutil
+
+    import rasterio
+    from rasterio.windows import Window
+
+    from geocube_ingest.processing.sar.burst import product_file
+
+    source = next((FIXTURES / "s1_slc").glob("*DAA1.SAFE"))
+    safe = tmp_path_factory.mktemp("constant") / source.name
+    shutil.copytree(source, safe)
+    annotation = product_file(safe, "IW1", "VV", "annotation")
+    geometry = burst_geometry(safe, "IW1", "VV", 4)
+    (safe / "measurement").mkdir()
+    profile = dict(
+        driver="GTiff",
+        width=geometry.samples,
+        height=13563,
+        count=1,
+        dtype="complex_int16",
+        tiled=True,
+        blockxsize=512,
+        blockysize=512,
+        compress="deflate",
+        sparse_ok=True,
+    )
+    with rasterio.open(safe / "measurement" / f"{annotation.stem}.tiff", "w", **profile) as out:
+        window = Window(0, geometry.first_line, geometry.samples, geometry.lines)
+        out.write(np.full((geometry.lines, geometry.samples), DN + 0j, dtype="complex64"), 1, window=window)
+    return safe
+
+
+def test_backscatter_of_a_constant_burst_on_a_flat_dem(constant_burst: Path) -> None:
+    """gamma0_rtc on flat ground equals the ellipsoid gamma0 = beta0 tan(theta); beta0 is the DN's."""
+    from odc.geo.xr import xr_coords  # noqa: F401
+
+    from geocube_ingest.processing.sar.backscatter import backscatter, burst_grid
+    from geocube_ingest.processing.sar.radiometry import NODATA_MASK
+
+    geometry = burst_geometry(constant_burst, "IW1", "VV", 4)
+    c = geometry.footprint.centroid
+    grid = burst_grid(geometry, OUTPUT_M, (c.x - 0.015, c.y - 0.015, c.x + 0.015, c.y + 0.015))
+    dem = flat_dem(utm_geobox((c.x - 0.05, c.y - 0.05, c.x + 0.05, c.y + 0.05), OUTPUT_M, str(grid.crs)), 500.0)
+    dem = dem.odc.assign_crs(grid.crs)
+    options = dict(db=False, noise=False, chunk=48)
+    rtc = backscatter(constant_burst, "IW1", "VV", 4, dem, grid, **options)
+    assert rtc.gamma0_rtc.data.npartitions > 1
+    gamma0 = backscatter(constant_burst, "IW1", "VV", 4, dem, grid, quantity="gamma0", **options).gamma0.values
+    beta0 = backscatter(constant_burst, "IW1", "VV", 4, dem, grid, quantity="beta0", **options).beta0.values
+    values, mask = rtc.gamma0_rtc.values, rtc.mask.values
+    ratio_db = 10 * np.log10(values / gamma0)
+    expected_beta0 = DN**2 / 237.0**2
+    print(
+        f"\nRTC backscatter {grid.shape}: beta0 {np.nanmin(beta0):.6f} … {np.nanmax(beta0):.6f} "
+        f"(DN {DN}: {expected_beta0:.6f}); gamma0_rtc / gamma0(ellipsoid) {np.nanmin(ratio_db):+.4f} … "
+        f"{np.nanmax(ratio_db):+.4f} dB; no data {np.isnan(values).mean():.1%}"
+    )
+    assert np.isfinite(values).all() and (mask == 0).all()
+    assert np.allclose(beta0, expected_beta0, rtol=1e-5)
+    assert np.abs(ratio_db).max() < 0.05
+    in_db = backscatter(constant_burst, "IW1", "VV", 4, dem, grid, noise=False, chunk=48).gamma0_rtc.values
+    assert np.allclose(in_db, 10 * np.log10(values), atol=1e-4)
+    # Next to the burst (burst 5 is all zeros in this measurement): no data.
+    below = geometry.footprint.bounds[1]
+    outside = utm_geobox((c.x - 0.01, below - 0.06, c.x + 0.01, below - 0.04), OUTPUT_M, str(grid.crs))
+    dem_outside = flat_dem(
+        utm_geobox((c.x - 0.05, below - 0.1, c.x + 0.05, below + 0.02), OUTPUT_M, str(grid.crs)), 500.0
+    )
+    empty = backscatter(constant_burst, "IW1", "VV", 4, dem_outside.odc.assign_crs(grid.crs), outside, **options)
+    assert np.isnan(empty.gamma0_rtc.values).all() and (empty.mask.values == NODATA_MASK).all()
