@@ -43,7 +43,8 @@ from geocube_ingest.processing.sar.tops import deramp, reramp, tops_ramp
 DEFAULT_WINDOW = (4, 16)  # azimuth x range samples (~56 m x 74 m on the ground in IW)
 _DEM_MARGIN_M = 500.0  # DEM nodes beyond the grid: the radar window's margins must be covered
 _MARGIN = (8, 24)  # radar samples beyond the grid's footprint (boxcar + bilinear support)
-_BLOCK_LINES = 64  # reference lines per resampling block: bounded memory
+_BLOCK_LINES = 128  # reference lines processed at once (plus the boxcar halo): bounded memory
+_RESAMPLE_LINES = 64  # rows of positions per secondary read
 
 
 @dataclass(frozen=True)
@@ -106,11 +107,16 @@ def sample_map(values: xr.DataArray, x: npt.ArrayLike, y: npt.ArrayLike) -> npt.
 
 @dataclass(frozen=True)
 class Coregistration:
-    """Secondary (line, pixel) of every sample of a reference window."""
+    """Secondary (line, pixel) over a reference window: piecewise linear over the DEM nodes' triangles."""
 
     window: RadarWindow
-    line: npt.NDArray[np.float64]
-    pixel: npt.NDArray[np.float64]
+    model: LinearNDInterpolator
+
+    def positions(self, window: RadarWindow | None = None) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Secondary (line, pixel) of every sample of `window` (default: the whole reference window)."""
+        lines, pixels = (window or self.window).grid()
+        mapped = self.model(lines, pixels)
+        return mapped[..., 0], mapped[..., 1]
 
 
 def coregister(reference: BurstGeometry, secondary: BurstGeometry, dem: xr.DataArray, grid: GeoBox) -> Coregistration:
@@ -130,9 +136,7 @@ def coregister(reference: BurstGeometry, secondary: BurstGeometry, dem: xr.DataA
     )
     window = window.expanded(*_MARGIN).clipped(reference)
     tri = Delaunay(np.stack([ref.line, ref.pixel], axis=-1))
-    lines, pixels = window.grid()
-    mapped = LinearNDInterpolator(tri, np.stack([sec.line, sec.pixel], axis=-1))(lines, pixels)
-    return Coregistration(window, mapped[..., 0], mapped[..., 1])
+    return Coregistration(window, LinearNDInterpolator(tri, np.stack([sec.line, sec.pixel], axis=-1)))
 
 
 def _window_values(slc: xr.DataArray, window: RadarWindow, geometry: BurstGeometry) -> npt.NDArray[np.complex64]:
@@ -154,18 +158,22 @@ def _window_values(slc: xr.DataArray, window: RadarWindow, geometry: BurstGeomet
 def resample_secondary(
     secondary_slc: xr.DataArray,
     secondary: BurstGeometry,
-    coreg: Coregistration,
+    at_lines: npt.NDArray[np.float64],
+    at_pixels: npt.NDArray[np.float64],
     *,
     deramp_bursts: bool = True,
     taps: tuple[int, int] = DEFAULT_TAPS,
 ) -> npt.NDArray[np.complex64]:
-    """The secondary burst on the reference window's samples, block by block of reference lines."""
+    """The secondary burst at fractional (line, pixel) positions (2-D), block by block of rows.
+
+    Each block reads only the secondary samples its positions need.
+    """
     ramp = tops_ramp(secondary)
-    out = np.full(coreg.line.shape, np.nan + 1j * np.nan, dtype="complex64")
+    out = np.full(at_lines.shape, np.nan + 1j * np.nan, dtype="complex64")
     half = (taps[0] // 2 + 1, taps[1] // 2 + 1)
-    for start in range(0, coreg.line.shape[0], _BLOCK_LINES):
-        rows = slice(start, start + _BLOCK_LINES)
-        lines, pixels = coreg.line[rows], coreg.pixel[rows]
+    for start in range(0, at_lines.shape[0], _RESAMPLE_LINES):
+        rows = slice(start, start + _RESAMPLE_LINES)
+        lines, pixels = at_lines[rows], at_pixels[rows]
         ok = np.isfinite(lines) & np.isfinite(pixels)
         if not ok.any():
             continue
@@ -176,9 +184,15 @@ def resample_secondary(
             int(np.ceil(np.ptp(pixels[ok]))) + 2 * half[1] + 2,
         )
         values = _window_values(secondary_slc, source, secondary)
+        valid = np.isfinite(values)
+        values = np.where(valid, values, 0).astype("complex64")
         if deramp_bursts:
-            values = deramp(np.nan_to_num(values), ramp, source.line0, source.pixel0)
+            values = deramp(values, ramp, source.line0, source.pixel0)
         block = interpolate(values, lines - source.line0, pixels - source.pixel0, taps=taps)
+        # a position whose nearest secondary sample is invalid has no value (burst edges)
+        near_l = np.clip(np.rint(np.nan_to_num(lines - source.line0)), 0, source.lines - 1).astype(int)
+        near_p = np.clip(np.rint(np.nan_to_num(pixels - source.pixel0)), 0, source.pixels - 1).astype(int)
+        block = np.where(valid[near_l, near_p], block, np.nan + 1j * np.nan).astype("complex64")
         if deramp_bursts:
             block = reramp(block, ramp, lines, pixels)
         out[rows] = block
@@ -199,10 +213,10 @@ def boxcar_coherence(
     s2 = np.where(valid, secondary, 0)
     product = s1 * np.conj(s2)
 
-    def mean(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return np.asarray(ndimage.uniform_filter(a.astype("float64"), size=window, mode="constant"))
+    def mean(a: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
+        return np.asarray(ndimage.uniform_filter(a.astype("float32"), size=window, mode="constant"))
 
-    count = mean(valid.astype("float64"))
+    count = mean(valid.astype("float32"))
     ifg = mean(product.real) + 1j * mean(product.imag)
     p1, p2 = mean(np.abs(s1) ** 2), mean(np.abs(s2) ** 2)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -218,22 +232,56 @@ def coregistered_pair(
     secondary_slc: xr.DataArray,
     reference: BurstGeometry,
     secondary: BurstGeometry,
+    window: RadarWindow,
     coreg: Coregistration,
     *,
     deramp_bursts: bool = True,
 ) -> tuple[npt.NDArray[np.complex64], npt.NDArray[np.complex64]]:
-    """Reference samples and the secondary on them, geometric phase removed from the secondary.
+    """Reference samples of `window` and the secondary on them, geometric phase removed from the secondary.
 
     s_ref * conj(s_sec) is then the interferogram without its flat-earth and topographic phase
     4 pi / lambda (R_sec - R_ref), R the slant ranges of the two samples of the same point.
     """
-    s1 = _window_values(reference_slc, coreg.window, reference)
-    s2 = resample_secondary(secondary_slc, secondary, coreg, deramp_bursts=deramp_bursts)
-    _, pixels = coreg.window.grid()
+    s1 = _window_values(reference_slc, window, reference)
+    at_lines, at_pixels = coreg.positions(window)
+    s2 = resample_secondary(secondary_slc, secondary, at_lines, at_pixels, deramp_bursts=deramp_bursts)
+    _, pixels = window.grid()
     range_ref = reference.slant_range_time(pixels) * SPEED_OF_LIGHT / 2
-    range_sec = secondary.slant_range_time(coreg.pixel) * SPEED_OF_LIGHT / 2
+    range_sec = secondary.slant_range_time(at_pixels) * SPEED_OF_LIGHT / 2
     flatten = np.exp(-1j * 4 * np.pi / reference.wavelength * (range_ref - range_sec))
     return s1, np.asarray(s2 * flatten, dtype="complex64")
+
+
+def radar_coherence(
+    reference_slc: xr.DataArray,
+    secondary_slc: xr.DataArray,
+    reference: BurstGeometry,
+    secondary: BurstGeometry,
+    coreg: Coregistration,
+    *,
+    window: tuple[int, int] = DEFAULT_WINDOW,
+    deramp_bursts: bool = True,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.complex64]]:
+    """Coherence and mean interferogram on the reference window, `_BLOCK_LINES` lines at a time.
+
+    Each block carries a halo of boxcar lines, so the result equals a single pass.
+    """
+    full = coreg.window
+    coherence = np.full((full.lines, full.pixels), np.nan, dtype="float32")
+    ifg = np.full((full.lines, full.pixels), np.nan + 1j * np.nan, dtype="complex64")
+    halo = window[0]
+    for start in range(0, full.lines, _BLOCK_LINES):
+        first, stop = max(start - halo, 0), min(start + _BLOCK_LINES + halo, full.lines)
+        block = RadarWindow(full.line0 + first, full.pixel0, stop - first, full.pixels)
+        s1, s2 = coregistered_pair(
+            reference_slc, secondary_slc, reference, secondary, block, coreg, deramp_bursts=deramp_bursts
+        )
+        block_coherence, block_ifg = boxcar_coherence(s1, s2, window)
+        rows = min(_BLOCK_LINES, full.lines - start)
+        keep = slice(start - first, start - first + rows)
+        coherence[start : start + rows] = block_coherence[keep]
+        ifg[start : start + rows] = block_ifg[keep]
+    return coherence, ifg
 
 
 def _dem_on(dem: xr.DataArray, grid: GeoBox) -> npt.NDArray[np.float64]:
@@ -288,8 +336,9 @@ def coherence_of_bursts(
 ) -> xr.Dataset:
     """The chain on two bursts' samples (dims line/pixel with burst-local coords; windows allowed)."""
     coreg = coregister(reference, secondary, dem, grid)
-    s1, s2 = coregistered_pair(reference_slc, secondary_slc, reference, secondary, coreg, deramp_bursts=deramp)
-    coherence, mean_ifg = boxcar_coherence(s1, s2, window)
+    coherence, mean_ifg = radar_coherence(
+        reference_slc, secondary_slc, reference, secondary, coreg, window=window, deramp_bursts=deramp
+    )
     layers: dict[str, npt.NDArray[np.generic]] = {"coherence": coherence}
     if phase:
         layers["ifg"] = mean_ifg

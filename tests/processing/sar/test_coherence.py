@@ -183,7 +183,7 @@ def test_burst_pair_gate_and_its_negative_control(pair) -> None:  # type: ignore
     b_perp = float(np.linalg.norm(baseline - np.sum(baseline * a.look) * a.look))
     coreg = coregister(ref, sec, pair["dem"], grid)
     rows, cols = coreg.window.grid()
-    mismatch = tops_ramp(ref).frequency(rows, cols) - tops_ramp(sec).frequency(coreg.line, coreg.pixel)
+    mismatch = tops_ramp(ref).frequency(rows, cols) - tops_ramp(sec).frequency(*coreg.positions())
     print(
         f"\nB_perp {b_perp:.1f} m; offsets {float(b.line - a.line):+.3f} lines, {float(b.pixel - a.pixel):+.3f} "
         f"samples; ramp frequency mismatch at the same point "
