@@ -17,7 +17,7 @@ are NaN with mask 255.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dask.array as darr
 import numpy as np
@@ -151,7 +151,8 @@ def _block_mean(values: npt.NDArray[np.float64], factor: int, pad: int) -> npt.N
 def _block_or(mask: npt.NDArray[np.uint8], factor: int, pad: int) -> npt.NDArray[np.uint8]:
     inner = mask[pad * factor : mask.shape[0] - pad * factor, pad * factor : mask.shape[1] - pad * factor]
     ny, nx = inner.shape[0] // factor, inner.shape[1] // factor
-    return np.bitwise_or.reduce(np.bitwise_or.reduce(inner.reshape(ny, factor, nx, factor), axis=3), axis=1)
+    reduced = np.bitwise_or.reduce(np.bitwise_or.reduce(inner.reshape(ny, factor, nx, factor), axis=3), axis=1)
+    return np.asarray(reduced, dtype="uint8")
 
 
 def compute_block(
@@ -222,7 +223,7 @@ def backscatter(
             f"dem_factor {dem_factor!r}: the DEM must be at least 3x finer than the output (an integer >= 3)"
         )
     geometry = burst_geometry(safe, swath, polarisation, burst_index)
-    if isinstance(dem, xr.DataArray) and dem.odc.crs != grid.crs:
+    if isinstance(dem, xr.DataArray) and grid.crs is not None and dem.odc.crs != grid.crs:
         dem = xr_reproject(dem, grid.crs, resampling="bilinear")
     resolution = abs(grid.resolution.x)
     pad = max(1, int(np.ceil(margin_m / resolution)))
@@ -246,7 +247,7 @@ def backscatter(
     coords = xr_coords(grid)
     values = xr.DataArray(stacked[0], coords=coords, dims=("y", "x"))
     if db:
-        values = 10 * np.log10(values.where(values > 0))
+        values = cast(xr.DataArray, 10 * np.log10(values.where(values > 0)))
     mask = xr.DataArray(stacked[1].astype("uint8"), coords=coords, dims=("y", "x"))
     values.attrs.update(units="dB" if db else "1", quantity=quantity, nodata=np.nan)
     mask.attrs.update(nodata=NODATA_MASK, flag_masks=[1, 2], flag_meanings="layover shadow")

@@ -51,7 +51,7 @@ class Polynomial:
 
     def __call__(self, slant_range_time: npt.ArrayLike) -> npt.NDArray[np.float64]:
         tau = np.asarray(slant_range_time, dtype="float64") - self.t0
-        return np.polynomial.polynomial.polyval(tau, np.asarray(self.coefficients))
+        return np.asarray(np.polynomial.polynomial.polyval(tau, np.asarray(self.coefficients)), dtype="float64")
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.resources
 import math
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -90,9 +91,15 @@ def default_dem_url(settings: Settings | None = None) -> str:
     return url
 
 
+def _wkt(geobox: GeoBox) -> str:
+    if geobox.crs is None:
+        raise InvalidInput("the grid has no CRS")
+    return str(geobox.crs.to_wkt())
+
+
 def _source_window(src: rasterio.io.DatasetReader, geobox: GeoBox) -> xr.DataArray:
     """The part of the source DEM under `geobox` (plus a margin), as a DataArray on its own grid."""
-    to_src = Transformer.from_crs(geobox.crs.to_wkt(), src.crs.to_wkt(), always_xy=True)
+    to_src = Transformer.from_crs(_wkt(geobox), src.crs.to_wkt(), always_xy=True)
     bbox = geobox.extent.boundingbox
     xs = np.linspace(bbox.left, bbox.right, 21)
     ys = np.linspace(bbox.bottom, bbox.top, 21)
@@ -143,13 +150,13 @@ def load_dem_on(
     if geoid == "EGM96":
         heights = heights + _undulation_on(geobox)
     heights.attrs.update(units="m", long_name="height above the WGS84 ellipsoid", vertical_datum_source=geoid)
-    return heights.rename("dem")
+    return cast(xr.DataArray, heights.rename("dem"))
 
 
 def _undulation_on(geobox: GeoBox) -> xr.DataArray:
     coords = xr_coords(geobox)
     x, y = np.meshgrid(coords["x"].values, coords["y"].values)
-    lon, lat = Transformer.from_crs(geobox.crs.to_wkt(), "EPSG:4326", always_xy=True).transform(x, y)
+    lon, lat = Transformer.from_crs(_wkt(geobox), "EPSG:4326", always_xy=True).transform(x, y)
     return xr.DataArray(geoid_undulation(lon, lat), coords=coords, dims=("y", "x"))
 
 
@@ -182,8 +189,8 @@ def _native_resolution_m(url: str, lat: float, settings: Settings | None) -> flo
     with rasterio.open(path, opener=fs) as src:
         res_x, res_y = abs(src.res[0]), abs(src.res[1])
         if src.crs is not None and src.crs.is_geographic:  # the coarser of the two spacings, in metres
-            return max(res_x * 111_320.0 * max(math.cos(math.radians(lat)), 0.1), res_y * 111_320.0)
-        return max(res_x, res_y)
+            return float(max(res_x * 111_320.0 * max(math.cos(math.radians(lat)), 0.1), res_y * 111_320.0))
+        return float(max(res_x, res_y))
 
 
 def flat_dem(geobox: GeoBox, height: float | npt.ArrayLike = 0.0) -> xr.DataArray:

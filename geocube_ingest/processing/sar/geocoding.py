@@ -44,7 +44,8 @@ class RadarCoordinates:
 
 def lonlat_to_ecef(lon: npt.ArrayLike, lat: npt.ArrayLike, height: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """WGS84 ECEF (m, last axis x/y/z) of lon/lat (degrees) and ellipsoidal height (m)."""
-    x, y, z = _TO_ECEF.transform(*np.broadcast_arrays(lon, lat, height))
+    lon_a, lat_a, h_a = np.broadcast_arrays(lon, lat, height)
+    x, y, z = _TO_ECEF.transform(lon_a, lat_a, h_a)
     return np.stack([x, y, z], axis=-1).astype("float64")
 
 
@@ -57,7 +58,8 @@ def ecef_to_lonlat(ecef: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], ...]:
 
 def map_to_ecef(x: npt.ArrayLike, y: npt.ArrayLike, height: npt.ArrayLike, crs: str) -> npt.NDArray[np.float64]:
     """ECEF of projected map points (x, y in `crs`) with ellipsoidal heights (m)."""
-    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(*np.broadcast_arrays(x, y))
+    x_a, y_a = np.broadcast_arrays(x, y)
+    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x_a, y_a)
     return lonlat_to_ecef(lon, lat, height)
 
 
@@ -111,13 +113,13 @@ def incidence_angle(ecef: npt.ArrayLike, look: npt.ArrayLike) -> npt.NDArray[np.
     """Ellipsoid incidence angle (degrees): between the geodetic up and the look vector (point -> satellite)."""
     up = ellipsoid_normal(ecef)
     cosine = np.clip(np.sum(up * np.asarray(look), axis=-1), -1.0, 1.0)
-    return np.rad2deg(np.arccos(cosine))
+    return np.asarray(np.rad2deg(np.arccos(cosine)), dtype="float64")
 
 
 def local_incidence_angle(normal: npt.ArrayLike, look: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Local incidence angle (degrees) between a surface's unit normal and the look vector; > 90 facing away."""
     cosine = np.clip(np.sum(np.asarray(normal) * np.asarray(look), axis=-1), -1.0, 1.0)
-    return np.rad2deg(np.arccos(cosine))
+    return np.asarray(np.rad2deg(np.arccos(cosine)), dtype="float64")
 
 
 def move_to_height(

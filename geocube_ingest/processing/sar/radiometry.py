@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 import dask.array as darr
 import numpy as np
@@ -112,7 +113,7 @@ def calibration_lut(
     interval = geometry.azimuth_time_interval
 
     def block(lines: npt.NDArray[np.int64], pixels: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-        weights = _time_weights(vector_times, lines * interval)
+        weights = _time_weights(vector_times, np.asarray(lines * interval, dtype="float64"))
         return (weights @ _range_interp(pixels, vector_pixels, values)).astype("float32")
 
     out = _lazy_grid(block, geometry, chunks, f"calibration_{kind}")
@@ -200,7 +201,7 @@ def calibrated_intensity(
         if clip:
             power = power.clip(min=0.0)
     out = power / calibration.astype("float32") ** 2
-    return out.rename("intensity")
+    return cast(xr.DataArray, out).rename("intensity")
 
 
 # -- terrain flattening ----------------------------------------------------------------------------
@@ -266,7 +267,7 @@ def _area_vectors(ecef: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     d_x = np.gradient(ecef, axis=1)
     area = np.cross(d_x, d_y)
     outward = np.sign(np.sum(area * ecef, axis=-1, keepdims=True))
-    return area * outward
+    return np.asarray(area * outward, dtype="float64")
 
 
 def _ground_azimuth_spacing(
@@ -284,7 +285,7 @@ def _ground_azimuth_spacing(
     velocity = radar.satellite_velocity
     speed = np.linalg.norm(velocity, axis=-1)
     sweep = speed - np.sum((ecef - radar.satellite_position) * acceleration, axis=-1) / speed
-    return sweep * geometry.azimuth_time_interval
+    return np.asarray(sweep * geometry.azimuth_time_interval, dtype="float64")
 
 
 def terrain_facets(geometry: BurstGeometry, dem: xr.DataArray) -> Facets:
@@ -293,7 +294,7 @@ def terrain_facets(geometry: BurstGeometry, dem: xr.DataArray) -> Facets:
     Shadow is active (the facet faces away) or passive (hidden by nearer terrain, `_hidden`).
     """
     ecef = _grid_ecef(dem)
-    finite = np.isfinite(ecef).all(axis=-1)
+    finite: npt.NDArray[np.bool_] = np.asarray(np.isfinite(ecef).all(axis=-1))
     ecef = np.where(finite[..., None], ecef, 0.0)
     radar = backward_geocode_points(geometry, ecef)
     area = _area_vectors(ecef)

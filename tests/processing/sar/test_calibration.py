@@ -91,7 +91,7 @@ def _at(lut: xr.DataArray, lines: np.ndarray, pixels: np.ndarray) -> np.ndarray:
 
 def _look(points: np.ndarray, radar: RadarCoordinates) -> np.ndarray:
     vector = radar.satellite_position - points
-    return vector / np.linalg.norm(vector, axis=-1, keepdims=True)
+    return np.asarray(vector / np.linalg.norm(vector, axis=-1, keepdims=True))
 
 
 def test_lut_ratios_match_the_grid_incidence_angles(products: list[Path]) -> None:
@@ -144,7 +144,7 @@ def test_lut_ratios_match_the_grid_incidence_angles(products: list[Path]) -> Non
 
 
 def test_noise_is_range_vector_times_azimuth_vector() -> None:
-    """First burst of DAA1: its range vector (at the burst's first time) starts 578.6577, the azimuth vector 1.172691."""
+    """DAA1 burst 0: its range vector (at the burst's first time) starts 578.6577, the azimuth vector 1.172691."""
     safe = next(SLC.glob("*DAA1.SAFE"))
     noise = noise_lut(safe, "IW1", "VV", 0, chunks={"line": 256, "pixel": 2048})
     value = float(noise[0, 0])
@@ -153,7 +153,7 @@ def test_noise_is_range_vector_times_azimuth_vector() -> None:
     second = noise_lut(safe, "IW1", "VV", 1)
     ((*_, lines, values),) = _azimuth_blocks(product_file(safe, "IW1", "VV", "noise"))
     assert float(second[0, 0]) == pytest.approx(574.9068 * np.interp(1507, lines, values), rel=1e-5)
-    assert len(noise.chunks[0]) == 6 and noise.dtype == np.float32
+    assert noise.chunks is not None and len(noise.chunks[0]) == 6 and noise.dtype == np.float32
     # Another date, same track: the noise differs while the calibration stays the same.
     other = next(SLC.glob("*6814.SAFE"))
     assert float(noise_lut(other, "IW1", "VV", 0)[0, 0]) != pytest.approx(value, rel=1e-3)

@@ -70,7 +70,8 @@ def test_load_dem_adds_the_undulation_on_a_utm_grid() -> None:
     px, py = Transformer.from_crs("EPSG:4326", "EPSG:32633", always_xy=True).transform(plon, plat)
     near = float(orthometric.interp(x=px, y=py))
     print(
-        f"\nDEM Rome: N {n.mean():.2f} m (h - H), file H {file_value:.0f} m at ({plon:.5f}, {plat:.5f}), resampled {near:.1f} m"
+        f"\nDEM Rome: N {n.mean():.2f} m (h - H), file H {file_value:.0f} m at ({plon:.5f}, {plat:.5f}), "
+        f"resampled {near:.1f} m"
     )
     assert near == pytest.approx(file_value, abs=3.0)
     assert 45 < n.mean() < 52  # EGM96 over Rome: about 48.6 m
@@ -94,7 +95,7 @@ def test_dem_urls_outside_the_operator_rules_are_refused(url: str) -> None:
 
 
 def test_default_dem_url_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(InvalidInput, match="processing.dem_url"):
+    with pytest.raises(InvalidInput, match=r"processing\.dem_url"):
         default_dem_url()
     monkeypatch.setenv("GEOCUBE_INGEST_PROCESSING__DEM_URL", str(ROME_DEM))
     get_settings.cache_clear()

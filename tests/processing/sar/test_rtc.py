@@ -15,6 +15,7 @@ not prove the DEM resampling of real terrain or anything about real pixels.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -56,7 +57,7 @@ def _to_output(values: np.ndarray) -> np.ndarray:
     m = MARGIN * FACTOR
     inner = values[m:-m, m:-m]
     ny, nx = inner.shape[0] // FACTOR * FACTOR, inner.shape[1] // FACTOR * FACTOR
-    return inner[:ny, :nx].reshape(ny // FACTOR, FACTOR, nx // FACTOR, FACTOR).mean(axis=(1, 3))
+    return np.asarray(inner[:ny, :nx].reshape(ny // FACTOR, FACTOR, nx // FACTOR, FACTOR).mean(axis=(1, 3)))
 
 
 def _area(facets: Facets, bins: Bins) -> np.ndarray:
@@ -81,7 +82,7 @@ def _away(geometry: BurstGeometry, box: GeoBox) -> tuple[np.ndarray, np.ndarray]
 def _ground_range(box: GeoBox, centre: np.ndarray, away: np.ndarray) -> np.ndarray:
     dem = flat_dem(box)
     x, y = np.meshgrid(dem.x.values, dem.y.values)
-    return (x - centre[0]) * away[0] + (y - centre[1]) * away[1]
+    return np.asarray((x - centre[0]) * away[0] + (y - centre[1]) * away[1])
 
 
 def test_flat_dem_gives_cot_theta(geometry: BurstGeometry) -> None:
@@ -91,7 +92,8 @@ def test_flat_dem_gives_cot_theta(geometry: BurstGeometry) -> None:
     ratio = _to_output(_area(facets, bins) * np.tan(np.deg2rad(facets.incidence)))
     error_db = 10 * np.log10(ratio)
     # Negative control: one radar pixel per bin, the DEM at the output spacing.
-    coarse = utm_geobox(tuple(box.extent.to_crs("EPSG:4326").boundingbox), OUTPUT_M)
+    west, south, east, north = box.extent.to_crs("EPSG:4326").boundingbox
+    coarse = utm_geobox((west, south, east, north), OUTPUT_M)
     coarse_facets = terrain_facets(geometry, flat_dem(coarse, 500.0))
     single = _area(coarse_facets, Bins(1, 1)) * np.tan(np.deg2rad(coarse_facets.incidence))
     single_db = 10 * np.log10(np.nanmean(single[MARGIN:-MARGIN, MARGIN:-MARGIN]))
@@ -216,7 +218,7 @@ def test_backscatter_of_a_constant_burst_on_a_flat_dem(constant_burst: Path) -> 
     grid = burst_grid(geometry, OUTPUT_M, (c.x - 0.015, c.y - 0.015, c.x + 0.015, c.y + 0.015))
     dem = flat_dem(utm_geobox((c.x - 0.05, c.y - 0.05, c.x + 0.05, c.y + 0.05), OUTPUT_M, str(grid.crs)), 500.0)
     dem = dem.odc.assign_crs(grid.crs)
-    options = dict(db=False, noise=False, chunk=48)
+    options: dict[str, Any] = {"db": False, "noise": False, "chunk": 48}
     rtc = backscatter(constant_burst, "IW1", "VV", 4, dem, grid, **options)
     assert rtc.gamma0_rtc.data.npartitions > 1
     gamma0 = backscatter(constant_burst, "IW1", "VV", 4, dem, grid, quantity="gamma0", **options).gamma0.values
