@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import dask.array as darr
 import numpy as np
@@ -44,7 +44,7 @@ from geocube_ingest.processing.sar.geocoding import (
 
 CALIBRATION_KINDS = {"sigma0": "sigmaNought", "beta0": "betaNought", "gamma0": "gamma", "dn": "dn"}
 
-BlockFn = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.float32]]
+BlockFn = Callable[[npt.NDArray[Any], npt.NDArray[Any]], npt.NDArray[np.float32]]
 
 
 @lru_cache(maxsize=8)
@@ -92,6 +92,30 @@ def _range_interp(
     return np.stack([np.interp(pixels, vector_pixels, row) for row in values])
 
 
+def _calibration_fn(geometry: BurstGeometry, kind: str) -> BlockFn:
+    """The LUT of `kind` on the outer grid of burst lines x pixels (fractional values allowed)."""
+    if kind not in CALIBRATION_KINDS:
+        raise InvalidInput(f"calibration kind {kind!r}: expected one of {', '.join(CALIBRATION_KINDS)}")
+    table = _calibration_table(str(product_file(geometry.safe, geometry.swath, geometry.polarisation, "calibration")))
+    vector_times = (table.azimuth_time.values - geometry.azimuth_time0) / ONE_SECOND
+    vector_pixels = table.pixel.values
+    values = table[CALIBRATION_KINDS[kind]].values.astype("float64")
+    interval = geometry.azimuth_time_interval
+
+    def block(lines: npt.NDArray[Any], pixels: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+        weights = _time_weights(vector_times, np.asarray(lines, dtype="float64") * interval)
+        return (weights @ _range_interp(pixels, vector_pixels, values)).astype("float32")
+
+    return block
+
+
+def calibration_at(
+    geometry: BurstGeometry, kind: str, lines: npt.ArrayLike, pixels: npt.ArrayLike
+) -> npt.NDArray[np.float32]:
+    """The calibration LUT A of `kind` at burst lines x pixels (an outer grid, fractional values allowed)."""
+    return _calibration_fn(geometry, kind)(np.atleast_1d(np.asarray(lines)), np.atleast_1d(np.asarray(pixels)))
+
+
 def calibration_lut(
     safe: str | Path,
     swath: str,
@@ -103,20 +127,8 @@ def calibration_lut(
     geometry: BurstGeometry | None = None,
 ) -> xr.DataArray:
     """The calibration LUT A (amplitude units) of `kind` (sigma0, beta0, gamma0, dn) on the burst's (line, pixel)."""
-    if kind not in CALIBRATION_KINDS:
-        raise InvalidInput(f"calibration kind {kind!r}: expected one of {', '.join(CALIBRATION_KINDS)}")
     geometry = geometry or burst_geometry(safe, swath, polarisation, burst_index)
-    table = _calibration_table(str(product_file(safe, geometry.swath, geometry.polarisation, "calibration")))
-    vector_times = (table.azimuth_time.values - geometry.azimuth_time0) / ONE_SECOND
-    vector_pixels = table.pixel.values
-    values = table[CALIBRATION_KINDS[kind]].values.astype("float64")
-    interval = geometry.azimuth_time_interval
-
-    def block(lines: npt.NDArray[np.int64], pixels: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-        weights = _time_weights(vector_times, np.asarray(lines * interval, dtype="float64"))
-        return (weights @ _range_interp(pixels, vector_pixels, values)).astype("float32")
-
-    out = _lazy_grid(block, geometry, chunks, f"calibration_{kind}")
+    out = _lazy_grid(_calibration_fn(geometry, kind), geometry, chunks, f"calibration_{kind}")
     out.attrs.update(kind=kind, description="calibration LUT A: x0 = |DN|^2 / A^2")
     return out
 

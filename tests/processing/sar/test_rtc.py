@@ -206,6 +206,7 @@ def constant_burst(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return safe
 
 
+@pytest.mark.slow
 def test_backscatter_of_a_constant_burst_on_a_flat_dem(constant_burst: Path) -> None:
     """gamma0_rtc on flat ground equals the ellipsoid gamma0 = beta0 tan(theta); beta0 is the DN's."""
     from odc.geo.xr import xr_coords  # noqa: F401
