@@ -29,7 +29,7 @@ from odc.geo.xr import xr_coords, xr_reproject
 
 from geocube_ingest.errors import InvalidInput
 from geocube_ingest.processing.sar.burst import BurstGeometry, burst_geometry, open_burst, valid_window
-from geocube_ingest.processing.sar.dem import load_dem_on, utm_crs, utm_geobox
+from geocube_ingest.processing.sar.dem import NotCovered, flat_dem, load_dem_on, utm_crs, utm_geobox
 from geocube_ingest.processing.sar.radiometry import (
     NODATA_MASK,
     BinGrid,
@@ -76,7 +76,10 @@ def _fine(box: GeoBox, factor: int, pad: int) -> GeoBox:
 
 def _heights(dem: xr.DataArray | str, fine: GeoBox, geoid: str, settings: Settings | None) -> xr.DataArray:
     if isinstance(dem, str):
-        return load_dem_on(dem, fine, geoid=geoid, settings=settings)
+        try:
+            return load_dem_on(dem, fine, geoid=geoid, settings=settings)
+        except NotCovered:  # a chunk beyond the DEM: no data there, not a failed step
+            return flat_dem(fine, np.nan)
     coords = xr_coords(fine)
     heights = dem.interp(x=coords["x"], y=coords["y"], method="linear")
     return heights.drop_vars("spatial_ref", errors="ignore").assign_coords(spatial_ref=coords["spatial_ref"])
@@ -171,6 +174,8 @@ def compute_block(
     """Linear backscatter and mask of one output chunk `box` (see the module docstring)."""
     ny, nx = box.shape.y, box.shape.x
     nodata = (np.full((ny, nx), np.nan, dtype="float32"), np.full((ny, nx), NODATA_MASK, dtype="uint8"))
+    if not box.extent.to_crs("EPSG:4326").geom.intersects(geometry.footprint):
+        return nodata  # nothing of the burst here: no DEM read, no geocoding
     heights = _heights(dem, _fine(box, factor, pad), geoid, settings)
     facets = terrain_facets(geometry, heights)
     bins = look_bins(geometry, resolution)

@@ -188,8 +188,14 @@ def burst_count(safe: str | Path, swath: str, polarisation: str) -> int:
 
 
 def fit_orbit(orbit: xr.Dataset, deg: int = 5) -> OrbitPolyfitInterpolator:
-    """sarsen's polynomial orbit on xarray-sentinel's state vectors (positions in ECEF m)."""
-    return OrbitPolyfitInterpolator.from_position(orbit.position, deg=deg)
+    """sarsen's polynomial orbit on xarray-sentinel's state vectors (positions in ECEF m).
+
+    Its derivative polynomials are cached properties computed on first use: they are computed
+    here, once, so that threads sharing the orbit never race to fill them.
+    """
+    fitted = OrbitPolyfitInterpolator.from_position(orbit.position, deg=deg)
+    _ = fitted.velocity_coefficients, fitted.acceleration_coefficients
+    return fitted
 
 
 def _nearest_polynomial(

@@ -33,6 +33,12 @@ from geocube_ingest.errors import InvalidInput
 from geocube_ingest.settings import Settings, get_settings
 
 GEOIDS = ("EGM96", "none")
+
+
+class NotCovered(InvalidInput):
+    """The DEM has no pixel under the requested area."""
+
+
 _MARGIN_DEG = 0.01  # read a little beyond the bounds so that bilinear resampling has neighbours
 
 
@@ -119,7 +125,7 @@ def _source_window(src: rasterio.io.DatasetReader, geobox: GeoBox) -> xr.DataArr
     try:
         window = window.intersection(full)
     except rasterio.errors.WindowError:
-        raise InvalidInput(
+        raise NotCovered(
             f"DEM {src.name} does not cover the area {geobox.extent.to_crs('EPSG:4326').boundingbox}"
         ) from None
     data = src.read(1, window=window, masked=True).astype("float64").filled(np.nan)

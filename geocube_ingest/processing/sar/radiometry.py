@@ -300,6 +300,24 @@ def _ground_azimuth_spacing(
     return np.asarray(sweep * geometry.azimuth_time_interval, dtype="float64")
 
 
+def _seed_times(geometry: BurstGeometry, ecef: npt.NDArray[np.float64], step: int = 16) -> npt.NDArray[np.datetime64]:
+    """Zero-Doppler times solved on every `step`-th point and interpolated: Newton then needs one or two steps."""
+    ny, nx = ecef.shape[:2]
+    rows = np.unique(np.append(np.arange(0, ny, step), ny - 1))
+    cols = np.unique(np.append(np.arange(0, nx, step), nx - 1))
+    coarse = backward_geocode_points(geometry, ecef[np.ix_(rows, cols)]).azimuth_time
+    seconds = (coarse - geometry.azimuth_time0) / ONE_SECOND
+    if rows.size < 2 or cols.size < 2:
+        fine = np.full((ny, nx), float(np.mean(seconds)))
+    else:
+        from scipy.interpolate import RegularGridInterpolator
+
+        interp = RegularGridInterpolator((rows, cols), seconds, method="linear")
+        yy, xx = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+        fine = interp(np.stack([yy.ravel(), xx.ravel()], axis=-1)).reshape(ny, nx)
+    return np.asarray(geometry.azimuth_time0 + np.round(fine * 1e9).astype("timedelta64[ns]"), dtype="datetime64[ns]")
+
+
 def terrain_facets(geometry: BurstGeometry, dem: xr.DataArray) -> Facets:
     """Backward-geocode every point of `dem` (ellipsoidal heights, projected grid) and measure its facet.
 
@@ -308,7 +326,7 @@ def terrain_facets(geometry: BurstGeometry, dem: xr.DataArray) -> Facets:
     ecef = _grid_ecef(dem)
     finite: npt.NDArray[np.bool_] = np.asarray(np.isfinite(ecef).all(axis=-1))
     ecef = np.where(finite[..., None], ecef, 0.0)
-    radar = backward_geocode_points(geometry, ecef)
+    radar = backward_geocode_points(geometry, ecef, guess=_seed_times(geometry, ecef))
     area = _area_vectors(ecef)
     area_norm = np.linalg.norm(area, axis=-1)
     normal = area / np.where(area_norm > 0, area_norm, 1)[..., None]
