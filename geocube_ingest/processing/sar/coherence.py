@@ -31,7 +31,7 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 from odc.geo.xr import xr_coords, xr_reproject
 from scipy import ndimage
-from scipy.interpolate import LinearNDInterpolator
+from scipy.interpolate import LinearNDInterpolator, RegularGridInterpolator
 from scipy.spatial import Delaunay
 
 from geocube_ingest.errors import InvalidInput
@@ -45,6 +45,7 @@ _DEM_MARGIN_M = 500.0  # DEM nodes beyond the grid: the radar window's margins m
 _MARGIN = (8, 24)  # radar samples beyond the grid's footprint (boxcar + bilinear support)
 _BLOCK_LINES = 128  # reference lines processed at once (plus the boxcar halo): bounded memory
 _RESAMPLE_LINES = 64  # rows of positions per secondary read
+MODEL_STEP = (4, 16)  # (lines, pixels) between nodes of a radar-grid model: ~60 m, finer than a 30 m DEM's effect
 
 
 @dataclass(frozen=True)
@@ -106,16 +107,50 @@ def sample_map(values: xr.DataArray, x: npt.ArrayLike, y: npt.ArrayLike) -> npt.
 
 
 @dataclass(frozen=True)
+class RadarModel:
+    """Values given at scattered radar (line, pixel) points, on a regular radar grid for fast lookup.
+
+    The scattered points (backward-geocoded DEM nodes) are triangulated and interpolated
+    linearly onto a grid every `MODEL_STEP` samples over a window; lookups are then bilinear on
+    that grid (the mappings are smooth at that scale; querying the triangulation at every
+    sample costs seconds per million).
+    """
+
+    lookup: RegularGridInterpolator
+
+    @classmethod
+    def fit(
+        cls,
+        line: npt.NDArray[np.float64],
+        pixel: npt.NDArray[np.float64],
+        values: npt.NDArray[np.float64],
+        window: RadarWindow,
+    ) -> RadarModel:
+        """`values` (n, k) at points (line, pixel); the grid covers `window`."""
+        step_l, step_p = MODEL_STEP
+        lines = np.arange(window.line0 - step_l, window.line0 + window.lines + 2 * step_l, step_l, dtype="float64")
+        pixels = np.arange(window.pixel0 - step_p, window.pixel0 + window.pixels + 2 * step_p, step_p, dtype="float64")
+        tri = Delaunay(np.stack([line, pixel], axis=-1))
+        grid_l, grid_p = np.meshgrid(lines, pixels, indexing="ij")
+        on_grid = LinearNDInterpolator(tri, values)(grid_l, grid_p)
+        return cls(RegularGridInterpolator((lines, pixels), on_grid, bounds_error=False, fill_value=np.nan))
+
+    def __call__(self, window: RadarWindow) -> npt.NDArray[np.float64]:
+        """The values (lines, pixels, k) at every sample of `window`."""
+        lines, pixels = window.grid()
+        return np.asarray(self.lookup((lines, pixels)), dtype="float64")
+
+
+@dataclass(frozen=True)
 class Coregistration:
-    """Secondary (line, pixel) over a reference window: piecewise linear over the DEM nodes' triangles."""
+    """Secondary (line, pixel) over a reference window."""
 
     window: RadarWindow
-    model: LinearNDInterpolator
+    model: RadarModel
 
     def positions(self, window: RadarWindow | None = None) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Secondary (line, pixel) of every sample of `window` (default: the whole reference window)."""
-        lines, pixels = (window or self.window).grid()
-        mapped = self.model(lines, pixels)
+        mapped = self.model(window or self.window)
         return mapped[..., 0], mapped[..., 1]
 
 
@@ -135,8 +170,8 @@ def coregister(reference: BurstGeometry, secondary: BurstGeometry, dem: xr.DataA
         int(np.ceil(np.ptp(ref.pixel[inside]))) + 2,
     )
     window = window.expanded(*_MARGIN).clipped(reference)
-    tri = Delaunay(np.stack([ref.line, ref.pixel], axis=-1))
-    return Coregistration(window, LinearNDInterpolator(tri, np.stack([sec.line, sec.pixel], axis=-1)))
+    model = RadarModel.fit(ref.line, ref.pixel, np.stack([sec.line, sec.pixel], axis=-1), window)
+    return Coregistration(window, model)
 
 
 def _window_values(slc: xr.DataArray, window: RadarWindow, geometry: BurstGeometry) -> npt.NDArray[np.complex64]:

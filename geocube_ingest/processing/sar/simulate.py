@@ -37,12 +37,10 @@ import numpy.typing as npt
 import xarray as xr
 import xarray_sentinel.sentinel1 as xs1
 from odc.geo.geobox import GeoBox
-from scipy.interpolate import LinearNDInterpolator
-from scipy.spatial import Delaunay
 
 from geocube_ingest.errors import InvalidInput
 from geocube_ingest.processing.sar.burst import SPEED_OF_LIGHT, BurstGeometry, fit_orbit, product_file
-from geocube_ingest.processing.sar.coherence import RadarWindow, dem_nodes, sample_map
+from geocube_ingest.processing.sar.coherence import RadarModel, RadarWindow, dem_nodes, sample_map
 from geocube_ingest.processing.sar.geocoding import RadarCoordinates, backward_geocode_points
 from geocube_ingest.processing.sar.resample import interpolate
 from geocube_ingest.processing.sar.tops import tops_ramp
@@ -164,10 +162,8 @@ def _mapping(
     y: npt.NDArray[np.float64],
     window: RadarWindow,
 ) -> _Mapping:
-    tri = Delaunay(np.stack([coords.line, coords.pixel], axis=-1))
     values = np.stack([reference.line, reference.pixel, x, y], axis=-1)
-    lines, pixels = window.grid()
-    mapped = LinearNDInterpolator(tri, values)(lines, pixels)
+    mapped = RadarModel.fit(coords.line, coords.pixel, values, window)(window)
     return _Mapping(window, mapped[..., 0], mapped[..., 1], mapped[..., 2], mapped[..., 3])
 
 

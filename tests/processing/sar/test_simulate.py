@@ -55,6 +55,7 @@ def test_speckle_is_unit_power_and_band_limited() -> None:
     assert fine_spectrum[(fa2 > 0.25)[:, 0]].sum() < 1e-12 * fine_spectrum.sum()
 
 
+@pytest.mark.slow
 def test_same_geometry_full_coherence_gives_the_same_burst(scene) -> None:  # type: ignore[no-untyped-def]
     geometry, area, dem = scene
     a, b = simulate_stack([geometry, geometry], dem, area, coherence=1.0, seed=4)
@@ -66,6 +67,7 @@ def test_same_geometry_full_coherence_gives_the_same_burst(scene) -> None:  # ty
     assert np.mean(np.abs(other.values - a.values) ** 2) > 1.0
 
 
+@pytest.mark.slow
 def test_calibrated_intensity_returns_the_simulated_gamma0(scene) -> None:  # type: ignore[no-untyped-def]
     geometry, area, dem = scene
     plain = simulate_stack([geometry], dem, area, gamma0=0.05, seed=7)[0]
