@@ -202,3 +202,18 @@ def test_burst_pair_gate_and_its_negative_control(pair) -> None:  # type: ignore
     )
     assert not _passes(without)
     assert worst_coherence > MAX_COHERENCE_ERROR and worst_phase > MAX_PHASE_BIAS
+
+
+@pytest.mark.slow
+def test_blocks_of_lines_give_the_single_pass_result(pair, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import geocube_ingest.processing.sar.coherence as chain
+
+    coreg = coregister(pair["ref"], pair["sec"], pair["dem"], pair["grid"])
+    args = (pair["bursts"][0], pair["bursts"][1], pair["ref"], pair["sec"], coreg)
+    monkeypatch.setattr(chain, "_BLOCK_LINES", 10_000)
+    whole, whole_ifg = chain.radar_coherence(*args)
+    monkeypatch.setattr(chain, "_BLOCK_LINES", 37)
+    blocks, blocks_ifg = chain.radar_coherence(*args)
+    assert coreg.window.lines > 3 * 37
+    np.testing.assert_allclose(blocks, whole, atol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(blocks_ifg, whole_ifg, atol=1e-6, equal_nan=True)
