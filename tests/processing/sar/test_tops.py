@@ -111,7 +111,7 @@ def _centroid(data: np.ndarray, dt: float) -> np.ndarray:
     """Azimuth spectral centroid (Hz) per block of 64 lines, from the lag-one correlation."""
     blocks = data[: data.shape[0] // 64 * 64].reshape(-1, 64, data.shape[1])
     lag = np.sum(blocks[:, 1:] * np.conj(blocks[:, :-1]), axis=(1, 2))
-    return np.angle(lag) / (2 * np.pi * dt)
+    return np.asarray(np.angle(lag) / (2 * np.pi * dt))
 
 
 def test_deramping_centres_the_azimuth_spectrum_at_zero(geometry) -> None:  # type: ignore[no-untyped-def]
