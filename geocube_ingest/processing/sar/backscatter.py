@@ -120,12 +120,15 @@ def _binned_beta0(geometry: BurstGeometry, window: tuple[slice, slice], bins: Bi
         if noise
         else None
     )
-    beta0 = calibrated_intensity(samples, lut.isel(part).compute(**sync), thermal).values.astype("float64")
+    # Noise removed per sample but clipped per bin: clipping each sample would bias dark areas up.
+    beta0 = calibrated_intensity(samples, lut.isel(part).compute(**sync), thermal, clip=False).values.astype("float64")
     good = valid_window(geometry, lines, pixels) & (samples.values != 0)
     shape = (beta0.shape[0] // bins.lines, bins.lines, beta0.shape[1] // bins.samples, bins.samples)
     total = np.where(good, beta0, 0.0).reshape(shape).sum(axis=(1, 3))
     count = good.reshape(shape).sum(axis=(1, 3))
-    mean = np.where(count >= _MIN_BIN_COVERAGE * bins.lines * bins.samples, total / np.maximum(count, 1), np.nan)
+    mean = np.where(
+        count >= _MIN_BIN_COVERAGE * bins.lines * bins.samples, np.clip(total / np.maximum(count, 1), 0, None), np.nan
+    )
     return BinGrid(lines.start // bins.lines, pixels.start // bins.samples, mean)
 
 

@@ -209,18 +209,27 @@ def _nearest_polynomial(
 
 
 def _footprint(gcp: xr.Dataset, azimuth_start: np.datetime64, azimuth_stop: np.datetime64) -> Polygon:
-    """Burst polygon: the geolocation grid's first and last range columns between the burst's times."""
-    lat, lon = gcp.latitude, gcp.longitude
-    times = gcp.azimuth_time.values
-    rows = np.flatnonzero((times >= azimuth_start - ONE_SECOND // 10) & (times <= azimuth_stop + ONE_SECOND // 10))
-    if rows.size < 2:  # a grid coarser than the burst: the two rows around it
-        below = np.flatnonzero(times <= azimuth_start)
-        above = np.flatnonzero(times >= azimuth_stop)
-        rows = np.array([below[-1] if below.size else 0, above[0] if above.size else times.size - 1])
-    r0, r1 = int(rows[0]), int(rows[-1])
-    ring = [(float(lon[r0, j]), float(lat[r0, j])) for j in range(lat.shape[1])]
-    ring += [(float(lon[r1, j]), float(lat[r1, j])) for j in range(lat.shape[1] - 1, -1, -1)]
-    return Polygon(ring)
+    """Burst polygon: the geolocation grid's columns interpolated (linearly in time) at the burst's first and
+    last valid lines, extrapolated from the nearest grid rows when the burst overlaps the next one."""
+    times = (gcp.azimuth_time.values - azimuth_start) / ONE_SECOND
+    ends = np.array([0.0, (azimuth_stop - azimuth_start) / ONE_SECOND])
+    rings = []
+    for t in ends:
+        i = int(np.clip(np.searchsorted(times, t) - 1, 0, times.size - 2))
+        f = (t - times[i]) / (times[i + 1] - times[i])
+        lon = (1 - f) * gcp.longitude.values[i] + f * gcp.longitude.values[i + 1]
+        lat = (1 - f) * gcp.latitude.values[i] + f * gcp.latitude.values[i + 1]
+        rings.append(list(zip(lon.tolist(), lat.tolist(), strict=True)))
+    return Polygon(rings[0] + rings[1][::-1])
+
+
+def _valid_times(
+    burst: ET.Element, azimuth_time0: np.datetime64, interval: float, lines: int
+) -> tuple[np.datetime64, np.datetime64]:
+    """Zero-Doppler times of the burst's first and last lines with valid samples."""
+    good = np.flatnonzero(_floats(burst.findtext("firstValidSample")) >= 0)
+    first, last = (int(good[0]), int(good[-1])) if good.size else (0, lines - 1)
+    return azimuth_time0 + _seconds(first * interval), azimuth_time0 + _seconds(last * interval)
 
 
 @lru_cache(maxsize=8)
@@ -246,7 +255,6 @@ def burst_geometry(safe: str | Path, swath: str, polarisation: str, burst_index:
     lines = int(_text(root, "swathTiming/linesPerBurst"))
     azimuth_time_interval = float(_text(root, "imageAnnotation/imageInformation/azimuthTimeInterval"))
     azimuth_time0 = np.datetime64(_text(burst, "azimuthTime"), "ns")
-    azimuth_stop = azimuth_time0 + _seconds(azimuth_time_interval * (lines - 1))
     mid = azimuth_time0 + _seconds(azimuth_time_interval * (lines - 1) / 2)
     burst_id = burst.find("burstId")
 
@@ -284,7 +292,7 @@ def burst_geometry(safe: str | Path, swath: str, polarisation: str, burst_index:
         geometry_doppler_centroid=geometry_dc,
         first_valid_sample=_floats(burst.findtext("firstValidSample")).astype("int64"),
         last_valid_sample=_floats(burst.findtext("lastValidSample")).astype("int64"),
-        footprint=_footprint(gcp, azimuth_time0, azimuth_stop),
+        footprint=_footprint(gcp, *_valid_times(burst, azimuth_time0, azimuth_time_interval, lines)),
     )
 
 
