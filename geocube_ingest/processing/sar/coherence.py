@@ -45,7 +45,8 @@ _DEM_MARGIN_M = 500.0  # DEM nodes beyond the grid: the radar window's margins m
 _MARGIN = (8, 24)  # radar samples beyond the grid's footprint (boxcar + bilinear support)
 _BLOCK_LINES = 128  # reference lines processed at once (plus the boxcar halo): bounded memory
 _RESAMPLE_LINES = 64  # rows of positions per secondary read
-MODEL_STEP = (4, 16)  # (lines, pixels) between nodes of a radar-grid model: ~60 m, finer than a 30 m DEM's effect
+_GEOCODE_ROWS = 256  # map rows backward-geocoded at once
+MODEL_STEP = (2, 8)  # (lines, pixels) between nodes of a radar-grid model: ~30 m, a 30 m DEM's detail
 
 
 @dataclass(frozen=True)
@@ -339,21 +340,20 @@ def geocode_radar(
     centred half a sample before its index.
     """
     coords = xr_coords(grid)
-    gx, gy = np.meshgrid(coords["x"].values, coords["y"].values)
+    xs, ys = coords["x"].values, coords["y"].values
     heights = _dem_on(dem, grid)
-    ecef = map_to_ecef(gx, gy, heights, str(grid.crs))
-    radar = backward_geocode_points(reference, ecef)
-    rows = radar.line - window.line0 + offset[0]
-    cols = radar.pixel - window.pixel0 + offset[1]
-    out: dict[str, npt.NDArray[np.generic]] = {}
-    for name, layer in layers.items():
-        parts = [layer.real, layer.imag] if np.iscomplexobj(layer) else [layer]
-        sampled = [
-            ndimage.map_coordinates(np.asarray(p, dtype="float64"), [rows.ravel(), cols.ravel()], order=1, cval=np.nan)
-            for p in parts
-        ]
-        value = sampled[0] + 1j * sampled[1] if len(sampled) == 2 else sampled[0]
-        out[name] = value.reshape(grid.shape)
+    out = {name: np.full(grid.shape, np.nan, dtype=layer.dtype) for name, layer in layers.items()}
+    for start in range(0, grid.shape[0], _GEOCODE_ROWS):
+        rows_slice = slice(start, start + _GEOCODE_ROWS)
+        gx, gy = np.meshgrid(xs, ys[rows_slice])
+        ecef = map_to_ecef(gx, gy, heights[rows_slice], str(grid.crs))
+        radar = backward_geocode_points(reference, ecef)
+        at = [(radar.line - window.line0 + offset[0]).ravel(), (radar.pixel - window.pixel0 + offset[1]).ravel()]
+        for name, layer in layers.items():
+            parts = [layer.real, layer.imag] if np.iscomplexobj(layer) else [layer]
+            sampled = [ndimage.map_coordinates(np.asarray(p, "float64"), at, order=1, cval=np.nan) for p in parts]
+            value = sampled[0] + 1j * sampled[1] if len(sampled) == 2 else sampled[0]
+            out[name][rows_slice] = value.reshape(gx.shape)
     return out
 
 
