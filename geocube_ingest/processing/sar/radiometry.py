@@ -230,7 +230,6 @@ def calibrated_intensity(
 LAYOVER = 1  # mask bits
 SHADOW = 2
 NODATA_MASK = 255
-_SHADOW_EPSILON_RAD = 1e-7  # ~8 cm at 800 km: rounding, not terrain
 
 
 @dataclass(frozen=True)
@@ -342,7 +341,8 @@ def terrain_facets(geometry: BurstGeometry, dem: xr.DataArray) -> Facets:
     range_plane_incidence = incidence - alpha
     layover = finite & (range_plane_incidence < 0)
     shadow = finite & ((range_plane_incidence > 90) | (projected <= 0))
-    shadow |= finite & _hidden(ecef, radar)
+    spacing = float(np.abs(dem.x.values[1] - dem.x.values[0])) if dem.sizes["x"] > 1 else 1.0
+    shadow |= finite & _hidden(ecef, radar, spacing)
     return Facets(
         line=np.where(finite, radar.line, np.nan),
         pixel=np.where(finite, radar.pixel, np.nan),
@@ -355,11 +355,14 @@ def terrain_facets(geometry: BurstGeometry, dem: xr.DataArray) -> Facets:
     )
 
 
-def _hidden(ecef: npt.NDArray[np.float64], radar: RadarCoordinates) -> npt.NDArray[np.bool_]:
+def _hidden(ecef: npt.NDArray[np.float64], radar: RadarCoordinates, tolerance_m: float) -> npt.NDArray[np.bool_]:
     """Ray-traced shadow: along each radar line, a point whose look angle is below that of a point nearer the sensor.
 
     Nearer in ground range means a smaller angle, at the Earth's centre, between the point and
     the satellite. On lit terrain the look angle grows with ground range, so nothing is flagged.
+    A radar line holds points a few metres apart along track: the slope across it tilts their
+    look angles, so a point counts as hidden only when it lies `tolerance_m` (one DEM spacing)
+    below the grazing ray.
     """
     position = radar.satellite_position
     nadir = -position / np.linalg.norm(position, axis=-1, keepdims=True)
@@ -373,7 +376,8 @@ def _hidden(ecef: npt.NDArray[np.float64], radar: RadarCoordinates) -> npt.NDArr
     stacked = look_angle.ravel()[order] + 10.0 * rank  # rows apart: a running maximum never leaks between rows
     before = np.maximum.accumulate(np.concatenate([[-np.inf], stacked[:-1]]))
     hidden = np.zeros(row.size, dtype=bool)
-    hidden[order] = stacked < before - _SHADOW_EPSILON_RAD
+    epsilon = tolerance_m / radar.slant_range.ravel()[order]
+    hidden[order] = stacked < before - epsilon
     return hidden.reshape(look_angle.shape) & finite
 
 
