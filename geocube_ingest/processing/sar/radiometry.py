@@ -341,8 +341,8 @@ def terrain_facets(geometry: BurstGeometry, dem: xr.DataArray) -> Facets:
     range_plane_incidence = incidence - alpha
     layover = finite & (range_plane_incidence < 0)
     shadow = finite & ((range_plane_incidence > 90) | (projected <= 0))
-    spacing = float(np.abs(dem.x.values[1] - dem.x.values[0])) if dem.sizes["x"] > 1 else 1.0
-    shadow |= finite & _hidden(ecef, radar, spacing)
+    dem_spacing = float(np.abs(dem.x.values[1] - dem.x.values[0])) if dem.sizes["x"] > 1 else 1.0
+    shadow |= finite & _hidden(ecef, radar, dem_spacing)
     return Facets(
         line=np.where(finite, radar.line, np.nan),
         pixel=np.where(finite, radar.pixel, np.nan),
