@@ -99,3 +99,20 @@ def test_open_burst_reads_the_burst_window_of_the_measurement() -> None:
     assert complex(burst[10, 100].compute()) == 2 + 0j  # the fixture's constant (README 1c)
     valid = valid_mask(geometry)
     assert not valid[0].any() and valid[geometry.lines // 2].any()
+
+
+def test_the_gate_fails_with_the_other_dates_orbit() -> None:
+    """Negative control: DAA1's grid geocoded with 6814's orbit (same track, 12 days later) is far off."""
+    annotation = next(a for a in ANNOTATIONS if "20230904" in a.name)
+    other = next(a for a in ANNOTATIONS if "20230916" in a.name)
+    grid = _grid(annotation)
+    geometry = burst_geometry(annotation.parents[1], "IW1", "VV", 0)
+    wrong = burst_geometry(other.parents[1], "IW1", "VV", 0)
+    ecef = lonlat_to_ecef(grid["longitude"].astype(float), grid["latitude"].astype(float), grid["height"].astype(float))
+    right = backward_geocode_points(geometry, ecef)
+    shifted = backward_geocode_points(wrong, ecef)
+    sample_error = np.abs((shifted.slant_range_time - right.slant_range_time) * geometry.range_sampling_rate)
+    print(
+        f"\nGEOMETRY negative control (6814's orbit for DAA1's grid): |d sample| median {np.median(sample_error):.1f}"
+    )
+    assert np.median(sample_error) > 10 * MAX_SAMPLE_ERROR
