@@ -8,7 +8,8 @@ Public API (stable; units are in each docstring):
   (burst-local `line`, swath `pixel`; coords `azimuth_time`, `slant_range_time`), `valid_mask`,
   `Polynomial` (annotation range polynomials: Doppler centroid Hz, FM rate Hz/s).
 - `radiometry`: `calibration_lut(safe, swath, pol, burst_index, kind)` (sigma0/beta0/gamma0/dn,
-  amplitude LUT A, lazy on the burst's (line, pixel)), `noise_lut(...)` (noise power, range x
+  amplitude LUT A, lazy on the burst's (line, pixel)), `calibration_at(geometry, kind, lines,
+  pixels)` (the same at any lines x pixels), `noise_lut(...)` (noise power, range x
   azimuth LUT), `calibrated_intensity(slc, lut, noise)`; terrain flattening: `terrain_facets`
   (per DEM point: line, pixel, gamma area, incidence, local incidence, layover, shadow),
   `look_bins`, `normalised_gamma_area` (flat terrain: cot theta), `layover_shadow_mask`
