@@ -12,6 +12,15 @@ the scene graph's step into burst products, then runs each tile graph's steps on
 tile job does (burst products in the scratch folder, a LocalCluster of one worker with
 2 threads: 2 cores). Each run is a fresh subprocess whose whole process tree is sampled for
 its peak resident memory; the time excludes start-up and imports (a warm worker).
+
+Measured (2026-12-07, 2 cores shared with other jobs: load average ~8, so times are
+inflated): whole burst at 20 m, S1SlcBackscatter 925 s / 1.4 GB peak, S1SlcCoherence 813 s /
+10.1 GB peak (the coherence chain holds the whole radar window: not bounded by chunks);
+`--km 10`: 44 s / 1.1 GB and 41 s / 0.8 GB. SNAP, the only published figures found
+(cgi-estonia-space/ALUs, algs/*/README.md: SNAP 8 gpt, 12 threads, -Xmx22 GB, data on a RAM
+disk): a whole IW2 sub-swath (~9 bursts) VV, noise removal + sigma0 calibration + deburst +
+terrain correction (no RTC) ~42.5 s; split + orbit + back-geocoding + coherence + deburst +
+terrain correction ~85.7 s, i.e. ~5 s and ~10 s per burst on 12 threads.
 """
 
 from __future__ import annotations
@@ -107,7 +116,7 @@ def write_products(scratch: Path) -> tuple[list[Path], tuple[float, float, float
 
 def tree_mb() -> float:
     me = psutil.Process()
-    return sum(p.memory_info().rss for p in [me, *me.children(recursive=True)]) / 1e6
+    return float(sum(p.memory_info().rss for p in [me, *me.children(recursive=True)])) / 1e6
 
 
 def worker(graph: str, bursts: list[str], config: dict[str, str], out_dir: Path) -> dict[str, float]:
