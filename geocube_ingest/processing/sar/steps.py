@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 import xarray as xr
 from odc.geo.geobox import GeoBox
+from odc.geo.xr import xr_coords
 
 from geocube_ingest.errors import InvalidInput
 from geocube_ingest.processing import cog
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MASK_NODATA = 255
+# Map pixels per side of a coherence block (10 km at 20 m): bounds the chain's memory (~1 GB a block).
+COHERENCE_BLOCK = 512
 _COHERENCE_WINDOW = (4, 16)  # azimuth x range samples, as SNAP's default and coherence.DEFAULT_WINDOW
 _WRITE_ARGS = ("dformat-out", "range-in")
 _MAP_ARGS = ("resolution", "projection", "dem", "geoid", "bbox", "if-missing")
@@ -254,29 +257,57 @@ def s1_slc_coherence(args: StepArgs, context: StepContext) -> None:
     phase = args.flag("phase", False)
     deramp = args.flag("deramp", True)
 
+    from geocube_ingest.processing.sar.burst import burst_geometry
     from geocube_ingest.processing.sar.coherence import coherence
 
     grid = grid_args.grid(safe, info, polarisation)
-    dem = _dem(args, grid, context, grid_args.geoid)
-    # The earlier acquisition is the geometric reference: the phase is earlier minus this one.
-    result = coherence(
-        other_safe,
-        safe,
-        info.swath,
-        polarisation,
-        other_info.burst_index - 1,
-        info.burst_index - 1,
-        dem,
-        grid,
-        window=window,
-        phase=phase,
-        deramp=deramp,
-    )
-    _write(_on_disk_grid(result["coherence"]), args, context, default_range=(0.0, 1.0))
+    layers = ["coherence", "phase"] if phase else ["coherence"]
+    mosaic = {name: np.full(grid.shape, np.nan, dtype="float32") for name in layers}
+    footprint = burst_geometry(safe, info.swath, polarisation, info.burst_index - 1).footprint
+    for rows, cols in _blocks(grid):
+        part = grid[rows, cols]
+        if not part.geographic_extent.geom.intersects(footprint):
+            continue
+        # The earlier acquisition is the geometric reference: the phase is earlier minus this one.
+        try:
+            result = coherence(
+                other_safe,
+                safe,
+                info.swath,
+                polarisation,
+                other_info.burst_index - 1,
+                info.burst_index - 1,
+                _dem(args, part, context, grid_args.geoid),
+                part,
+                window=window,
+                phase=phase,
+                deramp=deramp,
+            )
+        except InvalidInput as exc:
+            if "does not see the grid" in str(exc):
+                continue  # a corner of the map grid beyond the burst's valid samples
+            raise
+        for name in layers:
+            mosaic[name][rows, cols] = result[name].values
+    coords = xr_coords(grid)
+    values = {name: xr.DataArray(array, coords=coords, dims=("y", "x")) for name, array in mosaic.items()}
+    _write(_on_disk_grid(values["coherence"]), args, context, default_range=(0.0, 1.0))
     phase_output = args.optional("phase-output")
     if phase and phase_output is not None:
-        values = _on_disk_grid(result["phase"]).astype("float32")
-        cog.write_cog(values, Path(phase_output), nodata=float("nan"), settings=context.settings)
+        cog.write_cog(
+            _on_disk_grid(values["phase"]), Path(phase_output), nodata=float("nan"), settings=context.settings
+        )
+
+
+def _blocks(grid: GeoBox) -> list[tuple[slice, slice]]:
+    """The grid cut in squares of COHERENCE_BLOCK pixels: the coherence chain holds a block's radar window in memory."""
+    size = COHERENCE_BLOCK
+    ny, nx = grid.shape
+    return [
+        (slice(y, min(y + size, ny)), slice(x, min(x + size, nx)))
+        for y in range(0, ny, size)
+        for x in range(0, nx, size)
+    ]
 
 
 def _other(args: StepArgs) -> str:

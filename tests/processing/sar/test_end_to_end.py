@@ -23,6 +23,7 @@ import rasterio
 from geocube_ingest.demo.s1_slc_products import zip_safe
 from geocube_ingest.demo.s1_slc_simulated import Acquisition, simulate_products
 from geocube_ingest.processing import process_tile, run_scene_graph
+from geocube_ingest.processing.sar import steps
 from geocube_ingest.processing.sar.dem import load_dem, utm_geobox
 from geocube_ingest.settings import Settings, get_settings
 from tests.processing.conftest import RecordingIndex, TileFactory, scene_of
@@ -124,8 +125,19 @@ def test_gamma0_of_a_synthetic_safe(
     assert np.nanmax(mask) == 0, "level ground: no layover, no shadow"
 
 
+@pytest.fixture(params=[512, 40], ids=["one-block", "blocks-of-40px"])
+def coherence_block(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The step cuts the map grid in blocks (bounded memory): in one, or in 3 x 3 of the ~100 x 90 pixels."""
+    monkeypatch.setattr(steps, "COHERENCE_BLOCK", request.param)
+    return int(request.param)
+
+
 def test_coherence_with_the_previous_burst(
-    products: tuple[Path, list[Path]], e2e_settings: Settings, make_tile: TileFactory, tmp_path: Path
+    products: tuple[Path, list[Path]],
+    e2e_settings: Settings,
+    make_tile: TileFactory,
+    tmp_path: Path,
+    coherence_block: int,
 ) -> None:
     dem, zips = products
     common = {"tile": BURST_ID, "swath": "IW1", "tile_nr": BURST, "graph_config": {**config(dem), "phase": "true"}}
@@ -149,7 +161,7 @@ def test_coherence_with_the_previous_burst(
     median = float(np.median(coherence[valid]))
     mean_phase = float(np.angle(np.nanmean(np.exp(1j * phase))))
     print(
-        f"\ncoherence VV: median {median:.3f} (truth {COHERENCE}), {valid.sum()} pixels; "
+        f"\ncoherence VV ({coherence_block} px blocks): median {median:.3f} (truth {COHERENCE}), {valid.sum()} pixels; "
         f"mean phase {mean_phase:+.3f} rad (truth 0: flat-earth and topographic phase removed)"
     )
     assert valid.mean() > 0.9
