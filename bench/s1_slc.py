@@ -14,9 +14,9 @@ tile job does (burst products in the scratch folder, a LocalCluster of one worke
 its peak resident memory; the time excludes start-up and imports (a warm worker).
 
 Measured (2026-12-07, 2 cores shared with other jobs: load average ~8, so times are
-inflated): whole burst at 20 m, S1SlcBackscatter 925 s / 1.4 GB peak, S1SlcCoherence 813 s /
-10.1 GB peak (the coherence chain holds the whole radar window: not bounded by chunks);
-`--km 10`: 44 s / 1.1 GB and 41 s / 0.8 GB. SNAP, the only published figures found
+inflated): whole burst at 20 m (4756 x 1791 px), S1SlcBackscatter 925 s / 1.4 GB peak,
+S1SlcCoherence 698 s / 1.2 GB peak (in 512-px blocks of the map grid; 813 s / 10.1 GB when
+the whole burst was one block); `--km 10`: 44 s / 1.1 GB and 41 s / 0.8 GB. SNAP, the only published figures found
 (cgi-estonia-space/ALUs, algs/*/README.md: SNAP 8 gpt, 12 threads, -Xmx22 GB, data on a RAM
 disk): a whole IW2 sub-swath (~9 bursts) VV, noise removal + sigma0 calibration + deburst +
 terrain correction (no RTC) ~42.5 s; split + orbit + back-geocoding + coherence + deburst +
