@@ -175,8 +175,10 @@ def _copy_burst_lines(source: str, target: Path, first: int, lines: int) -> None
         if gcps:
             profile.update(gcps=gcps, crs=gcp_crs)
         with rasterio.open(target, "w", **profile) as dst:
-            for row in range(first, first + lines, BLOCK):
-                height = min(BLOCK, first + lines - row)
+            # One pass per row of tiles: a compressed tile written twice would be stored twice.
+            for tile_row in range(first // BLOCK * BLOCK, first + lines, BLOCK):
+                row = max(tile_row, first)
+                height = min(tile_row + BLOCK, first + lines) - row
                 values = src.read(1, window=Window(0, row, src.width, height))
                 # Parts without data (outside the swath's valid samples, or never written) stay sparse.
                 for col in range(0, src.width, BLOCK):
