@@ -294,6 +294,14 @@ class ProcessingSettings(_Section):
         description="Where jobs running on a Dask worker make their scratch folders, read on the worker "
         "(default: the system's temporary folder).",
     )
+    dem_url: str | None = Field(
+        default=None,
+        description="DEM (a GeoTIFF/COG URL or path, read under the security rules) used by SAR steps "
+        "whose graph config gives no `dem_url`; heights above the EGM96 geoid unless `dem_geoid` says 'none'.",
+    )
+    dem_geoid: str = Field(
+        default="EGM96", description="Vertical datum of `dem_url`: 'EGM96' (converted to ellipsoidal) or 'none'."
+    )
 
     @property
     def cluster_jobs(self) -> bool:

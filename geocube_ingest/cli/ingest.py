@@ -200,15 +200,28 @@ def demo(
         Path | None, typer.Option("--folder", help="Where the demo catalogue goes (default: <home>/demo).")
     ] = None,
 ) -> None:
-    """Run the main job offline on small local catalogues: Sentinel-2 L2A over Colorado, Sentinel-1 GRD in France."""
-    from geocube_ingest.demo import build, s1_world
+    """Run the main job offline on small local catalogues: Sentinel-2 L2A over Colorado, Sentinel-1 GRD in France,
+    Sentinel-1 SLC bursts in Morocco (gamma0 and coherence)."""
+    from geocube_ingest.demo import build, s1_slc_world, s1_world
     from geocube_ingest.demo.world import overrides
 
     settings = get_settings()
     folder = folder or settings.home / "demo"
-    worlds = [
+    worlds: list[tuple[Any, Path, str, tuple[str, str, str]]] = [  # modules, or objects with their attributes
         (build, folder, "10 Sentinel-2 L2A products of tile 13TDE", ("NDVI", "demo", "mean NDVI")),
         (s1_world, folder / "sentinel1", "4 Sentinel-1 GRD passes", ("Sigma0dB", "VV", "mean sigma0 VV (dB)")),
+        (
+            s1_slc_world.BACKSCATTER,
+            folder / "sentinel1-slc",
+            "3 Sentinel-1 SLC passes",
+            ("Gamma0dB", "VV", "mean gamma0 VV (dB)"),
+        ),
+        (
+            s1_slc_world.COHERENCE,
+            folder / "sentinel1-slc",
+            "3 Sentinel-1 SLC passes",
+            ("Coherence", "VV", "mean coherence VV"),
+        ),
     ]
     for module, where, what, cube in worlds:
         with console.status(f"Building the demo catalogue ({what})..."):

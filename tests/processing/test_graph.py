@@ -35,6 +35,9 @@ LIBRARY = [
     "S1Backscatter",
     "S1BackscatterCoherence",
     "S1Preprocessing",
+    "S1SlcBackscatter",
+    "S1SlcBursts",
+    "S1SlcCoherence",
     "S2Indices",
 ]
 

@@ -501,3 +501,7 @@ def s1_backscatter(args: StepArgs, context: StepContext) -> None:
         _write(raster.copy_georef(data, data), args, context)
     finally:
         radar.unlink(missing_ok=True)
+
+
+# Built-in steps of other modules register themselves when imported: import them with the engine.
+from geocube_ingest.processing.sar import steps as _sar_steps  # noqa: E402, F401
