@@ -67,8 +67,9 @@ def _bbox(args: StepArgs) -> tuple[float, float, float, float] | None:
 
 def _resolution(args: StepArgs) -> float:
     resolution = args.number("resolution", 20.0)
-    if not 0 < resolution <= 10_000:
-        raise InvalidInput(f"{args.step}: argument 'resolution' must be a positive number of metres")
+    # Finer than 1 m is below any S-1 IW resolution and would only make a huge grid of one burst.
+    if not 1 <= resolution <= 10_000:
+        raise InvalidInput(f"{args.step}: argument 'resolution' must be a positive number of metres, 1 to 10000")
     return resolution
 
 

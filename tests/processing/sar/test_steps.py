@@ -93,6 +93,7 @@ def context(tmp_path: Path, settings: Settings, graph: str) -> StepContext:
         ({"projection": "EPSG:4326"}, "only 'UTM'"),
         ({"geoid": "EGM2008"}, "'geoid' must be EGM96 or none"),
         ({"resolution": "-20"}, "'resolution' must be a positive number"),
+        ({"resolution": "0.01"}, "1 to 10000"),
         ({"polarisation": "VH"}, "the burst has no polarisation VH"),
         ({"polarisation": "VH", "if-missing": "maybe"}, "'if-missing' must be fail or skip"),
         ({"polarisation": "XX"}, "unknown polarisation XX"),
