@@ -46,6 +46,7 @@ CENTER = (-8.55, 31.07)  # lon, lat: south of Amizmiz, in that burst
 HALF_SIZE_DEG = (0.016, 0.013)  # about 3 km x 2.9 km
 DEM_MARGIN_DEG = 0.06
 DEM_FILE = "dem_egm96.tif"
+AOI_FAMILY = "HighAtlasDemoSlc"  # the DEM's name in storage, shared by both SLC demos
 GAINS_DB = (0.0, 1.5, -1.0)  # fields wetter on 16 Sep, drier on 28 Sep
 LANDSLIDE_COHERENCE = 0.25
 RESOLUTION = "20"
@@ -94,7 +95,7 @@ def aoi_bounds() -> tuple[float, float, float, float]:
     return (round(lon - dx, 6), round(lat - dy, 6), round(lon + dx, 6), round(lat + dy, 6))
 
 
-def payload(demo: SlcDemo, dem: Path) -> dict[str, Any]:
+def payload(demo: SlcDemo, dem_url: str) -> dict[str, Any]:
     west, south, east, north = aoi_bounds()
     return {
         "name": demo.AOI_NAME,
@@ -110,7 +111,7 @@ def payload(demo: SlcDemo, dem: Path) -> dict[str, Any]:
         "tile_graph_name": demo.tile_graph,
         # The graphs process the AOI's part of the burst only, on the demo's DEM.
         "graph_config": {
-            "dem_url": str(dem.resolve()),
+            "dem_url": dem_url,
             "bbox": f"{west},{south},{east},{north}",
             "resolution": RESOLUTION,
         },
@@ -219,4 +220,16 @@ def build(folder: Path, demo: SlcDemo = BACKSCATTER, progress: Callable[[int, in
         items.append(item(parse_manifest(manifest), product_name(manifest), zipped))
         if progress is not None:
             progress(n, len(products))
-    return write_world(folder, items, products, payload(demo, dem))
+    return write_world(folder, items, products, payload(demo, store_dem(dem)))
+
+
+def store_dem(dem: Path) -> str:
+    """The DEM put in the storage root, which every Dask worker reads (a local path may exist on this machine only)."""
+    from geocube_ingest import storage
+    from geocube_ingest.settings import get_settings
+
+    settings = get_settings()
+    url = storage.join(settings.resolved_storage_uri, "dem", f"{AOI_FAMILY}_{DEM_FILE}")
+    if not storage.exists(url, settings=settings):
+        storage.put_file(dem, url, settings=settings)
+    return url

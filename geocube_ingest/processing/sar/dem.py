@@ -28,7 +28,7 @@ from odc.geo.xr import xr_coords, xr_reproject
 from pyproj import Transformer
 from scipy.interpolate import RegularGridInterpolator
 
-from geocube_ingest.access import check_link
+from geocube_ingest.access import NotAllowed, check_link, check_storage_uri
 from geocube_ingest.errors import InvalidInput
 from geocube_ingest.settings import Settings, get_settings
 
@@ -86,7 +86,12 @@ def check_dem_url(url: str, settings: Settings | None = None) -> str:
     """The URL itself when the operator allows reading it, else InvalidInput naming it."""
     if not isinstance(url, str) or not url.strip():
         raise InvalidInput("dem_url: a DEM URL or path is required (graph config `dem_url` or processing.dem_url)")
-    return check_link(url, settings or get_settings(), what="dem_url")
+    settings = settings or get_settings()
+    try:
+        # The operator's storage is readable by every worker: a DEM put there is allowed too.
+        return check_storage_uri(url, settings, what="dem_url")
+    except NotAllowed:
+        return check_link(url, settings, what="dem_url")
 
 
 def default_dem_url(settings: Settings | None = None) -> str:

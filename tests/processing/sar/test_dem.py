@@ -109,3 +109,14 @@ def test_bad_arguments_are_invalid_input() -> None:
         load_dem(str(ROME_DEM), (12.54, 41.96, 12.46, 42.04))
     with pytest.raises(InvalidInput, match="cover"):
         load_dem(str(ROME_DEM), (2.0, 41.0, 2.1, 41.1))
+
+
+def test_a_dem_in_the_storage_root_is_allowed(tmp_path: Path) -> None:
+    """Workers read the storage root, so a DEM put there needs no file root (the demo does so)."""
+    settings = get_settings().with_overrides(
+        {"storage_uri": str(tmp_path / "storage"), "security": {"file_roots": [], "storage_roots": []}}
+    )
+    stored = tmp_path / "storage" / "dem" / "rome.tif"
+    assert check_dem_url(str(stored), settings) == str(stored)
+    with pytest.raises(InvalidInput, match="dem_url"):
+        check_dem_url(str(tmp_path / "elsewhere.tif"), settings)
