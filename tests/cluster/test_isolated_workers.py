@@ -2,8 +2,8 @@
 
 A scheduler and two one-thread `dask worker` processes, each in its own mount namespace with a
 tmpfs over /tmp (the demo's home, work folders, catalogue and products are all there), S3 on a
-moto server, the workflow database and index on PostgreSQL. `geocube-ingest demo` runs the S2
-and S1 payloads through the Prefect flow; then again without Prefect while a worker is killed;
+moto server, the workflow database and index on PostgreSQL. `geocube-ingest demo` runs the S2,
+S1 GRD and S1 SLC payloads through the Prefect flow; then again without Prefect while a worker is killed;
 then the S1 payload with storage on a GCS emulator.
 """
 
@@ -22,7 +22,7 @@ import pytest
 from rio_cogeo.cogeo import cog_validate
 
 from geocube_ingest import storage
-from geocube_ingest.demo import s1_world
+from geocube_ingest.demo import s1_slc_world, s1_world
 from geocube_ingest.demo.build import AOI_NAME
 from geocube_ingest.demo.world import overrides
 from geocube_ingest.index import get_index
@@ -37,7 +37,14 @@ from tests.storage.servers import GCSServer, S3Server
 
 pytestmark = pytest.mark.slow
 
-AOIS = {AOI_NAME: (9, ("NDVI", "demo")), s1_world.AOI_NAME: (4, ("Sigma0dB", "VV"))}
+# AOI: (tiles, dates in its cube, cube); a root coherence tile has nothing to compare with, so no date.
+AOIS = {
+    AOI_NAME: (9, 9, ("NDVI", "demo")),
+    s1_world.AOI_NAME: (4, 4, ("Sigma0dB", "VV")),
+    s1_slc_world.BACKSCATTER.AOI_NAME: (3, 3, ("Gamma0dB", "VV")),
+    s1_slc_world.COHERENCE.AOI_NAME: (3, 2, ("Coherence", "VV")),
+}
+TILES = sum(tiles for tiles, _, _ in AOIS.values())
 
 
 def demo_command(cluster: Cluster, database: str, home: Path, *extra: str) -> tuple[list[str], dict[str, str]]:
@@ -62,7 +69,7 @@ def check_ingested(settings: Settings) -> None:
     """Every tile DONE, every COG valid in S3, the STAC collections readable, the cubes open from S3."""
     workflow = Workflow(settings=settings)
     index = EmbeddedIndex(settings=settings)
-    for aoi, (tiles, (variable, instance)) in AOIS.items():
+    for aoi, (tiles, dates, (variable, instance)) in AOIS.items():
         summary = workflow.summary(aoi)
         assert (summary.tiles.done, summary.tiles.total) == (tiles, tiles), summary
         assert (summary.scenes.done, summary.scenes.total) == (tiles, tiles), summary
@@ -70,7 +77,7 @@ def check_ingested(settings: Settings) -> None:
         collection = pystac.Collection.from_dict(json.loads(storage.read_bytes(href, settings=settings)))
         assert collection.id and collection.get_item_links(), href
         cube = open_cube(variable, instance, collection=aoi, settings=settings)
-        assert cube.sizes["time"] == tiles
+        assert cube.sizes["time"] == dates
         assert float(cube.isnull().mean()) < 1.0
     datasets = index.datasets()
     assert datasets and all(d.uri.startswith("s3://") for d in datasets)
@@ -84,7 +91,7 @@ def check_ingested(settings: Settings) -> None:
     # Nothing duplicated: one dataset per record and instance, one record per scene.
     pairs = Counter((d.record_id, d.instance_id) for d in datasets)
     assert max(pairs.values()) == 1, [p for p, n in pairs.items() if n > 1]
-    assert index.counts()["records"] == sum(t for t, _ in AOIS.values())
+    assert index.counts()["records"] == sum(dates for _, dates, _ in AOIS.values())
     staged = storage.join(settings.resolved_storage_uri, ".staging")
     assert not storage.exists(staged, settings=settings) or not storage.listdir(staged, settings=settings)
 
@@ -96,10 +103,11 @@ def test_demo_through_prefect_on_isolated_workers(isolated_cluster: Cluster, dat
     assert result.returncode == 0, output + isolated_cluster.log("w1")[-3000:]
     assert "Ingesting LongmontDemoS2 (Prefect flow ingest-aoi)" in result.stdout
     assert "Cube: NDVI/demo, 9 dates" in result.stdout and "Cube: Sigma0dB/VV, 4 dates" in result.stdout
+    assert "Cube: Gamma0dB/VV, 3 dates" in result.stdout and "Cube: Coherence/VV, 2 dates" in result.stdout
     check_ingested(settings_of(env))
     jobs = isolated_cluster.jobs()
     assert set(jobs) == {"w1", "w2"} and all(jobs.values()), jobs  # both workers ran tile and scene jobs
-    assert len(set().union(*jobs.values())) == 2 * sum(t for t, _ in AOIS.values()), jobs
+    assert len(set().union(*jobs.values())) == 2 * TILES, jobs
 
 
 def test_a_worker_killed_mid_run(isolated_cluster: Cluster, database: str, tmp_path: Path) -> None:
