@@ -27,6 +27,7 @@ from pathlib import Path
 import rasterio
 from rasterio.windows import Window
 
+from geocube_ingest.access import check_source_name
 from geocube_ingest.catalogue.s1.annotation import SwathAnnotation, parse_annotation
 from geocube_ingest.errors import InvalidInput
 
@@ -71,6 +72,7 @@ class BurstInfo:
             raise InvalidInput(f"{where}: {BURST_JSON} is not a burst description ({exc!r})") from None
         if not _SWATH.match(info.swath) or info.burst_index < 1 or not info.polarisations:
             raise InvalidInput(f"{where}: {BURST_JSON} names no valid swath, burst and polarisation")
+        check_source_name(info.product, f"{where}: {BURST_JSON} product")  # it names a folder of the scratch
         return info
 
 

@@ -122,4 +122,10 @@ def test_errors_name_what_is_wrong(product: Path, tmp_path: Path) -> None:
         archive.writestr(BURST_JSON, '{"swath": "IW1"}')
     with pytest.raises(InvalidInput, match="not a burst description"):
         read_burst_info(not_burst)
+    escaping = tmp_path / "escaping.zip"
+    described = {"swath": "IW1", "burst_index": 1, "polarisations": ["VV"], "first_line": 0, "lines": 1, "samples": 1}
+    with zipfile.ZipFile(escaping, "w") as archive:
+        archive.writestr(BURST_JSON, json.dumps({**described, "product": "../../etc"}))
+    with pytest.raises(InvalidInput, match="product"):
+        read_burst_info(escaping)
     assert not (tmp_path / "b.zip").exists() and not list(tmp_path.glob("*.part"))
