@@ -207,6 +207,8 @@ def constant_burst(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
+# The constant burst's measurement has no GCPs (the annotation's grid georeferences it): rasterio says so.
+@pytest.mark.filterwarnings("ignore:Dataset has no geotransform:rasterio.errors.NotGeoreferencedWarning")
 def test_backscatter_of_a_constant_burst_on_a_flat_dem(constant_burst: Path) -> None:
     """gamma0_rtc on flat ground equals the ellipsoid gamma0 = beta0 tan(theta); beta0 is the DN's."""
     from odc.geo.xr import xr_coords  # noqa: F401
