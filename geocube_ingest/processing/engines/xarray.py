@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from geocube_ingest.settings import Settings
 
 
+# Estimation windows (samples a side): larger ones only make a step hold huge halos in memory.
+MAX_WINDOW = 255
+
+
 class StepArgs:
     """A built-in's arguments, with readable errors naming the step and the argument."""
 
@@ -90,8 +94,8 @@ class StepArgs:
         except ValueError:
             raise self._bad("window", f"must be 'rows,cols', got {value!r}") from None
         wy, wx = (parts * 2)[:2] if len(parts) == 1 else parts[:2]
-        if wy < 1 or wx < 1:
-            raise self._bad("window", "must be positive")
+        if not (1 <= wy <= MAX_WINDOW and 1 <= wx <= MAX_WINDOW):
+            raise self._bad("window", f"sizes must be 1 to {MAX_WINDOW}, got {value!r}")
         return wy, wx
 
 

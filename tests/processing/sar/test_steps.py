@@ -128,3 +128,10 @@ def test_coherence_needs_the_same_burst(burst: Path, product: Path, tmp_path: Pa
         steps.s1_slc_coherence(StepArgs("s1_slc_coherence", {**values, "with": "reference"}), ctx)
     with pytest.raises(InvalidInput, match="not a burst product"):
         steps.s1_slc_coherence(StepArgs("s1_slc_coherence", {**values, "previous": str(product)}), ctx)
+
+
+@pytest.mark.parametrize("window", ["0,16", "4,100000", "four"])
+def test_estimation_windows_are_bounded(window: str) -> None:
+    with pytest.raises(InvalidInput, match="window"):
+        StepArgs("s1_slc_coherence", {"window": window}).window((4, 16))
+    assert StepArgs("s1_slc_coherence", {"window": "5,20"}).window((4, 16)) == (5, 20)
