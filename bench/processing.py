@@ -266,6 +266,7 @@ def main() -> None:
     parser.add_argument("--odc", action="store_true", help="also odc-geo's Dask COG writer")
     parser.add_argument("--tiles", action="store_true", help="also our step with processing.cog_writer = 'tiles'")
     parser.add_argument("--sizes", default="1,2,4", help="areas to run, in multiples of the base band")
+    parser.add_argument("--no-local", action="store_true", help="leave out 'local' (the orchestrator's LocalCluster)")
     parser.add_argument("--worker", nargs=3, metavar=("MODE", "SAFE", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -282,7 +283,8 @@ def main() -> None:
     baseline = "gdal_translate -of COG" if binary else "GDAL COG driver via rasterio.shutil.copy"
     print(f"baseline: {baseline} with NUM_THREADS=ALL_CPUS (gdal_translate {'found' if binary else 'not installed'})")
     print(f"creation options (all): {' '.join(f'{k}={v}' for k, v in CREATION.items())}; CPUs: {os.cpu_count()}")
-    modes = ["job", "local", "gdal", *(["odc"] if args.odc else []), *(["tiles"] if args.tiles else [])]
+    modes = ["job", *([] if args.no_local else ["local"]), "gdal"]
+    modes += [*(["odc"] if args.odc else []), *(["tiles"] if args.tiles else [])]
     ours = [m for m in modes if m != "gdal"]
     with tempfile.TemporaryDirectory(prefix="bench-processing-", dir=os.environ.get("BENCH_DIR")) as tmp:
         scratch = Path(tmp)

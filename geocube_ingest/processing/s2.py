@@ -13,6 +13,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from geocube_ingest.errors import InvalidInput
 
 # Order of `band_id` in the metadata (0..12).
@@ -128,6 +130,16 @@ class S2Product:
 
     def offset(self, band: str) -> int:
         return self.offsets.get(normalise_band(band), 0)
+
+
+def harmonised_dn(dn: np.ndarray, offset: int) -> np.ndarray:
+    """DNs of a baseline with an offset on the pre-04.00 scale: no-data (0) stays 0, the rest
+    is clipped to 1..65535 (one pass per operation, in place: this runs on every pixel)."""
+    shifted = dn.astype(np.int32)
+    shifted += offset
+    np.clip(shifted, 1, 65535, out=shifted)
+    shifted[dn == 0] = 0
+    return shifted.astype(np.uint16)
 
 
 def _baseline_tuple(baseline: str) -> tuple[int, int]:

@@ -416,9 +416,8 @@ def s2_extract_bands(args: StepArgs, context: StepContext) -> None:
         offset = product.offset(band) if harmonize else 0
         if offset:
             # Harmonised to the pre-04.00 scale: reflectance = DN / quantification for every baseline.
-            shifted = (dn.astype("int32") + offset).clip(1, 65535).astype("uint16")
-            out = xr.where(dn == 0, np.uint16(0), shifted).astype("uint16")
-            out = raster.copy_georef(dn, out)
+            shifted = darr.map_blocks(s2.harmonised_dn, dn.data, offset, dtype="uint16")
+            out = raster.copy_georef(dn, dn.copy(data=shifted))
         else:
             out = dn.astype("uint16")
         out.attrs = {
