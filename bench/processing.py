@@ -22,8 +22,8 @@ Builds a Sentinel-2 L2A SAFE (real MTD_MSIL2A.xml of a baseline 04.00 product, s
 - gdal: `gdal_translate -of COG` of the same band with the same creation options and
   `NUM_THREADS=ALL_CPUS` (the fair baseline on a multi-core machine), or, when the binary is
   missing, the same GDAL COG driver through rasterio (`rasterio.shutil.copy`);
-- odc (with --odc): the same ExtractS2Bands step with its COG written by odc-geo's
-  `save_cog_with_dask` (tiles compressed on the workers, same compression and blocks).
+- odc (with --odc): "job" with its COG written by odc-geo's `save_cog_with_dask` (tiles
+  compressed by the chunks' tasks, same compression and blocks).
 
 Each run is a fresh subprocess whose whole process tree (Dask workers included) is sampled
 for its peak resident memory. Throughput = uncompressed raster bytes / seconds.
@@ -211,7 +211,7 @@ def run_measured(mode: str, safe: Path, out_dir: Path) -> tuple[float, float, fl
     of the work) of one worker subprocess."""
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    if mode in ("job", "tiles"):  # the chunks of a job on a worker: that worker's threads
+    if mode in ("job", "tiles", "odc"):  # the chunks of a job on a worker: that worker's threads
         env.update(GEOCUBE_INGEST_PROCESSING__PROCESSES="false", GEOCUBE_INGEST_PROCESSING__N_WORKERS="1")
         env["GEOCUBE_INGEST_PROCESSING__THREADS_PER_WORKER"] = str(os.cpu_count() or 1)
     if mode == "tiles":  # each chunk's tiles compressed by its own task

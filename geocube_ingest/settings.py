@@ -276,7 +276,7 @@ class ProcessingSettings(_Section):
         default="gdal",
         description="'gdal': chunks written to a tiled GTiff, then GDAL's COG driver on every core; 'tiles': each "
         "chunk's task also compresses its COG tiles and overviews, and the COG is laid out from them (DEFLATE, ZSTD, "
-        "LZW; others use GDAL). 'gdal' was faster on 2 cores (bench/processing.py --tiles).",
+        "LZW; others use GDAL). Neither wins everywhere (bench/processing.py --tiles; docs/cluster.md).",
     )
     snap_gpt: str = Field(default="gpt", description="SNAP Graph Processing Tool run by steps of engine 'snap'.")
     command_timeout_seconds: float | None = Field(
