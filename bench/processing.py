@@ -91,7 +91,7 @@ def band_of(safe: Path) -> Path:
 
 def tree_mb() -> float:
     me = psutil.Process()
-    return sum(p.memory_info().rss for p in [me, *me.children(recursive=True)]) / 1e6
+    return float(sum(p.memory_info().rss for p in [me, *me.children(recursive=True)]) / 1e6)
 
 
 def tree_cpu() -> float:
@@ -146,7 +146,7 @@ def worker_ours(safe: Path, out_dir: Path, writer: str = "job") -> tuple[float, 
     if writer == "odc":
         from geocube_ingest.processing import cog
 
-        cog.write_cog = odc_write_cog  # type: ignore[assignment]
+        cog.write_cog = odc_write_cog
     settings = get_settings()
     client = get_client(settings)  # warm cluster: a service keeps it running between tiles
     client.run(_warm)
