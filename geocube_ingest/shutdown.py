@@ -89,8 +89,23 @@ def reset() -> None:
     _state = _State()
 
 
+_exit_hooks: list[Callable[[], None]] = []
+
+
+def on_exit_now(hook: Callable[[], None]) -> None:
+    """Run `hook` when the process leaves through `exit_now`, which skips `atexit`: for child
+    processes that would otherwise outlive it (Prefect's ephemeral API server)."""
+    if hook not in _exit_hooks:
+        _exit_hooks.append(hook)
+
+
 def exit_now(code: int) -> NoReturn:
     """Leave at once, without waiting for threads still running jobs (their work was given back)."""
+    for hook in _exit_hooks:
+        try:
+            hook()
+        except Exception as exc:  # leaving matters more
+            log.warning("while leaving: %s", exc)
     for stream in (sys.stdout, sys.stderr):
         with suppress(Exception):
             stream.flush()

@@ -62,6 +62,15 @@ def _prepare_prefect() -> None:
     home = os.environ.get("PREFECT_HOME")
     if home:
         Path(home).expanduser().mkdir(parents=True, exist_ok=True)
+    shutdown.on_exit_now(_stop_ephemeral_server)
+
+
+def _stop_ephemeral_server() -> None:
+    """Prefect stops the ephemeral API server it started for this process at exit (atexit); a
+    command stopped by a signal leaves through `shutdown.exit_now`, which skips that."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    SubprocessASGIServer().stop()
 
 
 def _quiet_run_logs() -> None:

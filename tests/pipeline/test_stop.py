@@ -14,11 +14,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from geocube_ingest.demo.build import AOI_NAME, DemoWorld, prepare_index
@@ -42,6 +43,7 @@ class SlowWorld:
     settings: Settings
     server: FileServer
     requests_before: int = 0
+    left_servers: list[str] = field(default_factory=list)  # Prefect API servers a stopped process left
 
     def full_speed(self) -> None:
         for resource in self.server.resources.values():
@@ -91,13 +93,16 @@ def _start(args: list[str], world: SlowWorld, log: Path, **popen: Any) -> subpro
 
 def _sigterm_while_downloading(process: subprocess.Popen[bytes], world: SlowWorld, log: Path) -> tuple[int, float]:
     """SIGTERM once the process downloads (a product request since it started); returns the exit
-    status and how long it took to exit."""
+    status and how long it took to exit. Prefect API servers it started and left behind are
+    recorded in `world.left_servers` (then killed: nothing outlives the test)."""
+    servers: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + 240
         while len(world.server.requests) == world.requests_before:
             assert process.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() < deadline, "no download started"
             time.sleep(0.05)
+        servers = _prefect_servers(process.pid)
         sent = time.monotonic()
         process.send_signal(signal.SIGTERM)
         code = process.wait(60)
@@ -105,6 +110,14 @@ def _sigterm_while_downloading(process: subprocess.Popen[bytes], world: SlowWorl
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+        _, alive = psutil.wait_procs(servers, timeout=10)
+        world.left_servers = [" ".join(p.cmdline()[-6:]) for p in alive]
+        for server in alive:
+            server.kill()
+
+
+def _prefect_servers(pid: int) -> list[psutil.Process]:
+    return [p for p in psutil.Process(pid).children(recursive=True) if "prefect.server.api" in " ".join(p.cmdline())]
 
 
 def _nothing_held(world: SlowWorld) -> None:
@@ -135,6 +148,7 @@ def _sigterm_to_ingest(world: SlowWorld, log: Path, mode: str) -> None:
     print(f"\ningest {mode}: exit {code} {took:.1f} s after SIGTERM")
     assert code == SIGTERM_EXIT, log.read_text()[-3000:]
     assert "Stopped on request" in log.read_text()
+    assert world.left_servers == [], "no Prefect API server of the command outlives it"
     _nothing_held(world)
 
 
