@@ -340,15 +340,15 @@ def cpu_floor(band: Path, cog_path: Path) -> tuple[float, float]:
         for _, window in src.block_windows(1):
             src.read(1, window=window)
     decode = time.thread_time() - start
-    encode = 0.0
+    encode, block = 0.0, int(CREATION["BLOCKSIZE"])
     with rasterio.open(cog_path) as src:
         levels = [1, *src.overviews(1)]
     for level in range(-1, len(levels) - 1):  # -1: full resolution, then each overview
         options = {"overview_level": level} if level >= 0 else {}
         with rasterio.open(cog_path, **options) as src:
-            for row in range(0, src.height, 512):
-                for col in range(0, src.width, 512):
-                    tile = src.read(1, window=Window(col, row, 512, 512), boundless=True, fill_value=0)
+            for row in range(0, src.height, block):
+                for col in range(0, src.width, block):
+                    tile = src.read(1, window=Window(col, row, block, block), boundless=True, fill_value=0)
                     begin = time.thread_time()
                     imagecodecs.deflate_encode(tile.tobytes(), level=6)
                     encode += time.thread_time() - begin

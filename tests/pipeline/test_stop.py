@@ -7,6 +7,7 @@ Commands run in subprocesses, configured by environment variables only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -111,13 +112,19 @@ def _sigterm_while_downloading(process: subprocess.Popen[bytes], world: SlowWorl
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         _, alive = psutil.wait_procs(servers, timeout=10)
-        world.left_servers = [" ".join(p.cmdline()[-6:]) for p in alive]
+        world.left_servers = [f"pid {p.pid}" for p in alive]
         for server in alive:
-            server.kill()
+            with contextlib.suppress(psutil.Error):
+                server.kill()
 
 
 def _prefect_servers(pid: int) -> list[psutil.Process]:
-    return [p for p in psutil.Process(pid).children(recursive=True) if "prefect.server.api" in " ".join(p.cmdline())]
+    found = []
+    for child in psutil.Process(pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):  # a child may end meanwhile
+            if "prefect.server.api" in " ".join(child.cmdline()):
+                found.append(child)
+    return found
 
 
 def _nothing_held(world: SlowWorld) -> None:

@@ -1,9 +1,11 @@
+"""Harmonising DNs of baselines with an offset (04.00 and later) to the older scale."""
+
 import numpy as np
 
 from geocube_ingest.processing.s2 import harmonised_dn
 
 
-def test_harmonised_dn_keeps_nodata_and_clips_to_the_uint16_range():
+def test_harmonised_dn_keeps_nodata_and_clips_to_the_uint16_range() -> None:
     dn = np.array([[0, 1, 999, 1000], [1001, 11000, 65535, 2]], dtype="uint16")
 
     shifted = harmonised_dn(dn, -1000)
