@@ -246,6 +246,43 @@ def open(url: str, mode: str = "rb", *, settings: Settings | None = None, **kwar
         raise NotFound(f"{url} not found") from None
 
 
+def commits_atomically(url: str) -> bool:
+    """Does an object written through `open(url, "wb")` appear only whole, when closed (S3, GCS)?"""
+    return protocol_of(url) in _COMMITTING_PROTOCOLS
+
+
+def discard(handle: IO[Any]) -> None:
+    """Abandon a write through `open`: the object store drops the upload (nothing appears)."""
+    drop = getattr(handle, "discard", None)
+    if callable(drop):
+        drop()
+    if hasattr(handle, "buffer"):  # fsspec: closing now would upload what is buffered
+        handle.closed = True  # type: ignore[misc]
+    else:
+        handle.close()
+
+
+def move(source: str, url: str, *, settings: Settings | None = None) -> str:
+    """Move a stored object to `url` in the same store, without bringing it here: a rename on a
+    file system, a server-side copy then delete on object stores (whole under its new name)."""
+    _check_writable(url)
+    if protocol_of(source) != protocol_of(url):
+        raise InvalidInput(f"cannot move {source} to {url}: not the same storage")
+    fs, path = filesystem(url, settings)
+    _, src = filesystem(source, settings)
+    if _is_local(fs):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, path)
+    else:
+        fs.invalidate_cache(src)
+        try:
+            fs.mv(src, path)
+        except FileNotFoundError:
+            raise NotFound(f"{source} not found") from None
+    fs.invalidate_cache(path)
+    return url
+
+
 def read_range(url: str, start: int, end: int, *, settings: Settings | None = None) -> bytes:
     """Bytes `[start, end)` of the object, asked for as a range (never the whole object)."""
     if start < 0 or end < start:

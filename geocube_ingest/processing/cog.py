@@ -26,7 +26,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import dask.array as darr
 import rasterio
@@ -224,6 +224,16 @@ def add_overviews(path: Path, *, resampling: str = CONTINUOUS, settings: Setting
             dst.build_overviews(factors, Resampling[resampling.lower()])
 
 
+def writer_for(data: xr.DataArray, target: str, settings: Settings) -> str:
+    """ "tiles" or "gdal": the configured writer ("auto": tiles streamed to an object store,
+    GDAL for a local file), GDAL whenever the tiles writer cannot write `data`."""
+    p = settings.processing
+    wanted = p.cog_writer
+    if wanted == "auto":
+        wanted = "tiles" if storage.commits_atomically(target) else "gdal"
+    return "tiles" if wanted == "tiles" and cog_tiles.supported(data, p.cog_compress) else "gdal"
+
+
 def write_cog(
     data: xr.DataArray,
     path: str | Path,
@@ -234,19 +244,29 @@ def write_cog(
     settings: Settings | None = None,
 ) -> str:
     """Compute `data` and store it as a COG at `path` (a local path or a storage URL), valid
-    for rio-cogeo before it is stored; returns where it is."""
+    for rio-cogeo before it counts; returns where it is.
+
+    On S3/GCS with the tiles writer the COG is streamed straight to its object (an upload that
+    appears only when complete), then checked there and deleted if invalid; otherwise it is
+    written in a temporary folder (next to a local target: one rename), checked, and stored.
+    """
     settings = settings or get_settings()
     target = str(path)
+    writer = writer_for(data, target, settings)
+    if writer == "tiles" and storage.commits_atomically(target):
+        _stream_cog(data, target, nodata=nodata, client=client, resampling=resampling, settings=settings)
+        return target
     local = protocol_of(target) in ("file", "local")
     if local:
         Path(local_path(target)).parent.mkdir(parents=True, exist_ok=True)
-    # The intermediate files live next to a local target (same disk, one rename), or in
-    # this process's temporary folder for a remote one.
-    with tempfile.TemporaryDirectory(prefix=".cog-", dir=Path(local_path(target)).parent if local else None) as tmp:
+    folder = Path(local_path(target)).parent if local else settings.processing.scratch_dir
+    with tempfile.TemporaryDirectory(prefix=".cog-", dir=folder) as tmp:
         cog = Path(tmp) / "cog.tif"
         start = time.perf_counter()
-        if settings.processing.cog_writer == "tiles" and cog_tiles.supported(data, settings.processing.cog_compress):
-            _write_from_tiles(data, cog, nodata=nodata, client=client, resampling=resampling, settings=settings)
+        if writer == "tiles":
+            with cog.open("wb") as out:
+                _write_from_tiles(data, out, Path(tmp), nodata=nodata, client=client, resampling=resampling,
+                                  settings=settings)  # fmt: skip
         else:
             tiled = Path(tmp) / "tiled.tif"
             write_tiled(data, tiled, nodata=nodata, client=client, settings=settings)
@@ -259,18 +279,39 @@ def write_cog(
             cog.replace(local_path(target))
         else:
             storage.put_file(cog, target, settings=settings)
-        log.debug(
-            "%s: written in %.1f s, checked and stored in %.1f s",
-            target,
-            written - start,
-            time.perf_counter() - written,
-        )
+        log.debug("%s: written in %.1f s, checked and stored in %.1f s", target, written - start,
+                  time.perf_counter() - written)  # fmt: skip
     return target
+
+
+def _stream_cog(
+    data: xr.DataArray, target: str, *, nodata: float | None, client: Client | None, resampling: str,
+    settings: Settings,
+) -> None:  # fmt: skip
+    """The tiles writer's layout streamed to the object `target`, then checked where it is."""
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="cog-", dir=settings.processing.scratch_dir) as tmp:
+        out = storage.open(target, "wb", settings=settings)
+        try:
+            _write_from_tiles(data, out, Path(tmp), nodata=nodata, client=client, resampling=resampling,
+                              settings=settings)  # fmt: skip
+        except BaseException:
+            storage.discard(out)
+            raise
+        out.close()
+    written = time.perf_counter()
+    try:
+        validate_stored_cog(target, settings=settings)
+    except BaseException:
+        storage.delete(target, settings=settings)
+        raise
+    log.debug("%s: streamed in %.1f s, checked in %.1f s", target, written - start, time.perf_counter() - written)
 
 
 def _write_from_tiles(
     data: xr.DataArray,
-    path: Path,
+    out: IO[bytes],
+    scratch: Path,
     *,
     nodata: float | None,
     client: Client | None,
@@ -284,7 +325,8 @@ def _write_from_tiles(
     with cluster_client(client, settings) as c:
         cog_tiles.write_cog_tiles(
             data,
-            path,
+            out,
+            scratch=scratch,
             nodata=nodata,
             resampling=resampling,
             profile=profile,
@@ -295,7 +337,7 @@ def _write_from_tiles(
         )
 
 
-def cog_problems(path: Path, settings: Settings | None = None) -> list[str]:
+def cog_problems(path: str | Path, settings: Settings | None = None) -> list[str]:
     """Why `path` is not a COG we hand on: rio-cogeo's errors, missing overviews or compression."""
     settings = settings or get_settings()
     try:
@@ -319,6 +361,15 @@ def validate_cog(path: Path, settings: Settings | None = None, name: str | None 
     problems = cog_problems(path, settings)
     if problems:
         raise FatalError(f"{name or path.name} is not a valid COG: {'; '.join(problems)}")
+
+
+def validate_stored_cog(url: str, settings: Settings | None = None) -> None:
+    """`validate_cog` of a stored object, read where it is (headers and offsets only: a few ranges)."""
+    settings = settings or get_settings()
+    with storage.rasterio_env(url, settings=settings), rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
+        problems = cog_problems(storage.gdal_path(url), settings)
+    if problems:
+        raise FatalError(f"{storage.basename(url)} is not a valid COG: {'; '.join(problems)}")
 
 
 def ensure_cog(path: Path, *, resampling: str = CONTINUOUS, settings: Settings | None = None) -> Path:

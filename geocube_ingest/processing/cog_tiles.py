@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import dask.array as darr
 import imagecodecs
@@ -222,8 +222,9 @@ class _TileFile:
 
 def write_cog_tiles(
     data: xr.DataArray,
-    path: Path,
+    out: IO[bytes],
     *,
+    scratch: Path,
     nodata: float | None,
     resampling: str,
     profile: dict[str, Any],
@@ -231,8 +232,9 @@ def write_cog_tiles(
     client: Client,
     gdal_env: Callable[[], Any],
     overview_factors: list[int],
-) -> Path:
-    """Write `data` as a COG at the local `path` (its folder holds the intermediate files)."""
+) -> None:
+    """Write `data` as a COG to `out`, front to back (a local file or a storage stream: it never
+    seeks); `scratch` holds the intermediate files (compressed tiles, small overview levels)."""
     from distributed import as_completed
 
     blocksize = int(profile["blockxsize"])
@@ -248,9 +250,8 @@ def write_cog_tiles(
         levels=levels,
         whole=min(_whole_levels(values.chunks, blocksize, levels), levels),
     )
-    folder = path.parent
-    tiles = _TileFile(folder / f".{path.name}.tiles")
-    small = _Levels(folder, int(profile["height"]), int(profile["width"]), spec)
+    tiles = _TileFile(scratch / "cog.tiles")
+    small = _Levels(scratch, int(profile["height"]), int(profile["width"]), spec)
     blocks = list(zip(slices_from_chunks(values.chunks), values.to_delayed().ravel(), strict=True))
     todo = iter(blocks)
     window = 2 * max(1, sum(client.nthreads().values()))
@@ -277,14 +278,13 @@ def write_cog_tiles(
         for (k, r, c, _), raw in zip(keyed, pool.map(lambda t: _encode_tile(t[3], spec), keyed), strict=True):
             tiles.add((k, r, c), raw)
     try:
-        template = _template(folder / f".{path.name}.template.tif", profile, spec.compress, data, gdal_env)
-        _assemble(path, template, tiles, spec, int(profile["width"]), int(profile["height"]))
+        template = _template(scratch / "template.tif", profile, spec.compress, data, gdal_env)
+        _assemble(out, template, tiles, spec, int(profile["width"]), int(profile["height"]))
     finally:
         tiles.handle.close()
-        (folder / f".{path.name}.tiles").unlink(missing_ok=True)
+        (scratch / "cog.tiles").unlink(missing_ok=True)
         for k in small.arrays:
-            (folder / f"level{k}.npy").unlink(missing_ok=True)
-    return path
+            (scratch / f"level{k}.npy").unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------ TIFF layout
@@ -404,8 +404,8 @@ class _Layout:
         return head + body + struct.pack(fmt, following) + extra
 
 
-def _assemble(path: Path, main: list[_Tag], tiles: _TileFile, spec: Spec, width: int, height: int) -> None:
-    """Header, every IFD, then the tiles (smallest overview first) into `path`."""
+def _assemble(out: IO[bytes], main: list[_Tag], tiles: _TileFile, spec: Spec, width: int, height: int) -> None:
+    """Header, every IFD, then the tiles (smallest overview first), written in order to `out`."""
     ifds, keys, sizes = [], [], []
     for k in range(spec.levels + 1):
         w, h = -(-width // (1 << k)), -(-height // (1 << k))
@@ -416,12 +416,11 @@ def _assemble(path: Path, main: list[_Tag], tiles: _TileFile, spec: Spec, width:
         sizes.append([tiles.where[key][1] for key in level_keys])
     big = tiles.end + 2**20 + sum(len(k) for k in keys) * 16 >= CLASSIC_LIMIT
     layout = _Layout(ifds, [len(k) for k in keys], sizes, big)
-    with path.open("wb") as out:
-        out.write(b"II+\0\x08\0\0\0" + struct.pack("<Q", 16) if big else b"II*\0" + struct.pack("<I", 8))
-        for index, tags in enumerate(ifds):
-            out.seek(layout.ifd_at[index])
-            out.write(layout.ifd_bytes(index, tags, layout.tile_at[index], sizes[index]))
-        out.seek(layout.data_at)
-        for level in reversed(range(len(ifds))):
-            for key in keys[level]:
-                out.write(tiles.read(key))
+    written = out.write(b"II+\0\x08\0\0\0" + struct.pack("<Q", 16) if big else b"II*\0" + struct.pack("<I", 8))
+    for index, tags in enumerate(ifds):
+        written += out.write(b"\0" * (layout.ifd_at[index] - written))
+        written += out.write(layout.ifd_bytes(index, tags, layout.tile_at[index], sizes[index]))
+    out.write(b"\0" * (layout.data_at - written))
+    for level in reversed(range(len(ifds))):
+        for key in keys[level]:
+            out.write(tiles.read(key))

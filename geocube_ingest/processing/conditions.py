@@ -67,11 +67,13 @@ def tile_condition(name: str, slots: Sequence[HasScene]) -> bool:
     return TILE_CONDITIONS[name](slots)
 
 
-def file_condition(name: str, path: Path) -> bool:
+def file_condition(name: str, path: Path | bool) -> bool:
+    """`path`: the file, or whether it exists (an output written straight to storage has no file here)."""
+    exists = path if isinstance(path, bool) else path.exists()
     if name == "file_exists":
-        return path.exists()
+        return exists
     if name == "file_not_exist":
-        return not path.exists()
+        return not exists
     raise FatalError(f"{name!r} is not a file condition")
 
 
@@ -87,7 +89,7 @@ def output_selected(
     condition: str,
     error_cond: str,
     slots: Sequence[HasScene],
-    local_path: Path,
+    local_path: Path | bool,
     error: BaseException | None,
 ) -> bool:
     """Whether an output file is handled, with upstream's rules.

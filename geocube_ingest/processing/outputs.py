@@ -113,17 +113,24 @@ def store_outputs(
             continue
         if out.action not in ("to_create", "to_index"):
             continue
-        if not item.path.exists():
-            raise RetriableError(f"output {out.layer}.{out.extension} of {slot.tile_source_id} was not produced")
-        if out.action == "to_index" and item.path.suffix.lower() in _TIFF:
-            ensure_cog(item.path, settings=settings)
         target = slot.uri(out.layer, stored_extension(out, item.path))
-        log.info("store %s", target)
-        url = storage.put_path(item.path, target, settings=settings)
-        result.outputs.append(url)
-        companion = store_companion(item.path, target, settings)
-        if companion is not None:
-            result.outputs.append(companion)
+        staged = workspace.staged.get(item.path)
+        if not item.path.exists() and staged is not None and storage.exists(staged, settings=settings):
+            # Written and checked at its staging URL by the step: moved, never brought here.
+            log.info("store %s (from %s)", target, staged)
+            url = storage.move(staged, target, settings=settings)
+            result.outputs.append(url)
+        else:
+            if not item.path.exists():
+                raise RetriableError(f"output {out.layer}.{out.extension} of {slot.tile_source_id} was not produced")
+            if out.action == "to_index" and item.path.suffix.lower() in _TIFF:
+                ensure_cog(item.path, settings=settings)
+            log.info("store %s", target)
+            url = storage.put_path(item.path, target, settings=settings)
+            result.outputs.append(url)
+            companion = store_companion(item.path, target, settings)
+            if companion is not None:
+                result.outputs.append(companion)
         if out.action == "to_index":
             entry = dataset(slot, out, url, config, required=index_required)
             if entry is not None:

@@ -133,6 +133,7 @@ def select_outputs(graph: LoadedGraph, workspace: Workspace, error: BaseExceptio
     for slot, files in enumerate(graph.graph.out_files):
         for out in files:
             path = workspace.path(slot, out.layer, out.extension)
-            if conditions.output_selected(out.condition, out.error_condition, workspace.slots, path, error):
+            exists = conditions.kind_of(out.condition) is conditions.ConditionKind.FILE and workspace.exists(path)
+            if conditions.output_selected(out.condition, out.error_condition, workspace.slots, exists, error):
                 selected.append(SelectedOutput(slot, out, path))
     return selected

@@ -122,6 +122,9 @@ class Workspace:
     _files: dict[tuple[int, str, str], Path] = field(default_factory=dict)
     # The downloaded product, handed to scene graphs: every product layer of every slot.
     product: Path | None = None
+    # Outputs written straight to storage (a staging URL under the storage root) instead of
+    # their local file: kept outputs that no step reads (`processing.job.staged_outputs`).
+    staged: dict[Path, str] = field(default_factory=dict)
 
     def key(self, slot: int, layer: str, ext: str) -> tuple[int, str, str]:
         return (slot, stored_layer(layer), ext)
@@ -145,3 +148,18 @@ class Workspace:
 
     def is_registered(self, slot: int, layer: str, ext: str) -> bool:
         return (self.product is not None and is_product(layer)) or self.key(slot, layer, ext) in self._files
+
+    def destination(self, path: Path) -> str | Path:
+        """Where a step writes the output whose local file is `path`: its staging URL, or `path`."""
+        return self.staged.get(Path(path), path)
+
+    def exists(self, path: Path) -> bool:
+        """Was the output of local file `path` produced (here, or at its staging URL)?"""
+        if path.exists():
+            return True
+        url = self.staged.get(path)
+        if url is None:
+            return False
+        from geocube_ingest import storage
+
+        return storage.exists(url)

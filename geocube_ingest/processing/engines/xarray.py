@@ -195,7 +195,7 @@ def _write(
         nodata = float("nan")
     cog.write_cog(
         data,
-        Path(output or args.text("output")),
+        context.workspace.destination(Path(output or args.text("output"))),
         nodata=nodata,
         resampling=resampling,
         settings=context.settings,
@@ -216,7 +216,8 @@ def _convert(args: StepArgs, context: StepContext, operation: str) -> None:
     if operation == "none" and args.dformat() is None:
         # Same values, maybe another grid: keep the data type and nodata of the source.
         data = raster.open_on_grid(source, grid, chunks=_chunks(context), resampling=resampling)
-        cog.write_cog(data, Path(args.text("output")), nodata=data.rio.nodata, settings=context.settings)
+        destination = context.workspace.destination(Path(args.text("output")))
+        cog.write_cog(data, destination, nodata=data.rio.nodata, settings=context.settings)
         return
     data = _on_grid(source, grid, context, resampling)
     if operation == "linear_to_db":
@@ -425,7 +426,7 @@ def s2_extract_bands(args: StepArgs, context: StepContext) -> None:
             "add_offset": 0.0 if harmonize else offset / product.quantification,
         }
         target = Path(pattern.replace("*", band))
-        cog.write_cog(out, target, nodata=0, settings=context.settings)
+        cog.write_cog(out, context.workspace.destination(target), nodata=0, settings=context.settings)
 
 
 @builtin(
@@ -472,7 +473,7 @@ def s2_cloud_mask(args: StepArgs, context: StepContext) -> None:
     mask.attrs = {}
     cog.write_cog(
         mask,
-        Path(args.text("output")),
+        context.workspace.destination(Path(args.text("output"))),
         nodata=255,
         resampling=cog.CATEGORICAL,
         settings=context.settings,

@@ -155,7 +155,13 @@ def _write_mask(mask: xr.DataArray, output: str, context: StepContext) -> None:
     values = mask.fillna(MASK_NODATA).astype("uint8") if mask.dtype.kind == "f" else mask.astype("uint8")
     values = values.rio.write_nodata(MASK_NODATA, encoded=False)
     values.attrs = {k: v for k, v in values.attrs.items() if k not in ("scale_factor", "add_offset")}
-    cog.write_cog(values, Path(output), nodata=MASK_NODATA, resampling=cog.CATEGORICAL, settings=context.settings)
+    cog.write_cog(
+        values,
+        context.workspace.destination(Path(output)),
+        nodata=MASK_NODATA,
+        resampling=cog.CATEGORICAL,
+        settings=context.settings,
+    )
 
 
 def _on_disk_grid(data: xr.DataArray) -> xr.DataArray:
@@ -296,7 +302,10 @@ def s1_slc_coherence(args: StepArgs, context: StepContext) -> None:
     phase_output = args.optional("phase-output")
     if phase and phase_output is not None:
         cog.write_cog(
-            _on_disk_grid(values["phase"]), Path(phase_output), nodata=float("nan"), settings=context.settings
+            _on_disk_grid(values["phase"]),
+            context.workspace.destination(Path(phase_output)),
+            nodata=float("nan"),
+            settings=context.settings,
         )
 
 
