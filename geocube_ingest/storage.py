@@ -252,10 +252,17 @@ def commits_atomically(url: str) -> bool:
 
 
 def discard(handle: IO[Any]) -> None:
-    """Abandon a write through `open`: the object store drops the upload (nothing appears)."""
+    """Abandon a write through `open`: the object store drops the upload (nothing appears).
+
+    Best effort, called while another error is on its way: a store that cannot cancel leaves
+    an unfinished upload (never visible as an object; S3 lifecycle rules expire them).
+    """
     drop = getattr(handle, "discard", None)
     if callable(drop):
-        drop()
+        try:
+            drop()
+        except Exception as exc:
+            log.warning("could not cancel the upload to %s: %s", getattr(handle, "path", "storage"), exc)
     if hasattr(handle, "buffer"):  # fsspec: closing now would upload what is buffered
         handle.closed = True  # type: ignore[misc]
     else:
@@ -270,15 +277,16 @@ def move(source: str, url: str, *, settings: Settings | None = None) -> str:
         raise InvalidInput(f"cannot move {source} to {url}: not the same storage")
     fs, path = filesystem(url, settings)
     _, src = filesystem(source, settings)
-    if _is_local(fs):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, path)
-    else:
-        fs.invalidate_cache(src)
-        try:
-            fs.mv(src, path)
-        except FileNotFoundError:
-            raise NotFound(f"{source} not found") from None
+    try:
+        if _is_local(fs):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, path)
+        else:  # copy + delete, not fs.mv: gcsfs tries its moveTo call first, which emulators lack
+            fs.invalidate_cache(src)
+            fs.cp_file(src, path)
+            fs.rm_file(src)
+    except FileNotFoundError:
+        raise NotFound(f"{source} not found") from None
     fs.invalidate_cache(path)
     return url
 

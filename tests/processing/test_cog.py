@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
 import xarray as xr
 from distributed import LocalCluster
@@ -15,7 +16,7 @@ from geocube_ingest.index.base import DFormat
 from geocube_ingest.processing import cog, raster
 from geocube_ingest.settings import Settings
 from tests.processing.test_raster import georef
-from tests.storage.servers import S3Server, s3_server  # noqa: F401  (the moto server fixture)
+from tests.storage.servers import GCSServer, S3Server, gcs_server, s3_server  # noqa: F401  (fixtures)
 
 
 def _values() -> np.ndarray:
@@ -70,3 +71,54 @@ def test_write_tiled_keeps_metadata_with_more_chunks_than_in_flight(tmp_path: Pa
         assert src.profile["tiled"] and src.profile.get("compress") is None and src.nodata == -32768
         assert src.scales[0] == data.attrs["scale_factor"] and src.offsets[0] == data.attrs["add_offset"]
         assert src.transform == data.rio.transform() and src.crs == data.rio.crs
+
+
+def _store(kind: str, request: pytest.FixtureRequest, settings: Settings) -> tuple[str, Settings]:
+    if kind == "s3":
+        s3: S3Server = request.getfixturevalue("s3_server")
+        return f"s3://{s3.new_bucket()}/cubes", settings.with_overrides({"s3": s3.settings().model_dump()})
+    gcs: GCSServer = request.getfixturevalue("gcs_server")
+    return f"gs://{gcs.new_bucket()}/cubes", settings.with_overrides({"gcs": gcs.settings().model_dump()})
+
+
+@pytest.mark.parametrize("kind", ["s3", "gs"])
+def test_a_cog_for_an_object_store_is_streamed_to_it(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No local COG, no upload of one: the layout goes to the object as it is written, and its
+    bytes are those the same writer lays out in a local file."""
+    root, remote = _store(kind, request, settings)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    remote = remote.with_overrides({"processing": {"scratch_dir": str(scratch)}})
+
+    def no_upload(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a COG for an object store is never uploaded from a local file")
+
+    monkeypatch.setattr(storage, "put_file", no_upload)
+    url = f"{root}/layer.tif"
+    assert cog.write_cog(_lazy(), url, nodata=-32768, settings=remote) == url
+    _check(url, remote)
+    assert list(scratch.iterdir()) == [], "the intermediate files are gone"
+    local = tmp_path / "local.tif"
+    cog.write_cog(_lazy(), local, nodata=-32768, settings=remote.with_overrides({"processing": {"cog_writer": "tiles"}}))
+    assert storage.read_bytes(url, settings=remote) == local.read_bytes()
+
+
+def _failing_chunk(block: np.ndarray, block_info: dict | None = None) -> np.ndarray:  # type: ignore[type-arg]
+    if block_info is not None and block_info[0]["chunk-location"] == (3, 4):
+        raise OSError("the input went away")
+    return block
+
+
+@pytest.mark.parametrize("kind", ["s3", "gs"])
+def test_a_stream_that_fails_leaves_no_object(
+    kind: str, request: pytest.FixtureRequest, settings: Settings
+) -> None:
+    root, remote = _store(kind, request, settings)
+    data = _lazy()
+    data = data.copy(data=data.data.map_blocks(_failing_chunk, dtype=data.dtype))
+    url = f"{root}/broken.tif"
+    with pytest.raises(OSError, match="the input went away"):
+        cog.write_cog(data, url, nodata=-32768, settings=remote)
+    assert not storage.exists(url, settings=remote)

@@ -37,11 +37,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
         return Store(kind, str(tmp_path / "store"), Settings())
     if kind == "file":
         return Store(kind, f"file://{tmp_path / 'store'}", Settings())
-    if kind == "s3":
-        s3: S3Server = request.getfixturevalue("s3_server")
-        return Store(kind, f"s3://{s3.new_bucket()}/root", Settings(s3=s3.settings()))
-    gcs: GCSServer = request.getfixturevalue("gcs_server")
-    return Store(kind, f"gs://{gcs.new_bucket()}/root", Settings(gcs=gcs.settings()))
+    return _object_store(kind, request)
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
@@ -260,3 +256,52 @@ def test_http_is_read_only_and_range_reads_ask_for_a_range(tmp_path: Path) -> No
             storage.delete(url)
     finally:
         server.stop()
+
+
+def test_move_renames_in_the_store_and_refuses_another_store(store: Store) -> None:
+    source = storage.join(store.root, ".staging", "job", "layer.tif")
+    storage.put_bytes(b"cog bytes", source, settings=store.settings)
+    target = storage.join(store.root, "aoi", "layer.tif")
+    assert storage.move(source, target, settings=store.settings) == target
+    assert storage.read_bytes(target, settings=store.settings) == b"cog bytes"
+    assert not storage.exists(source, settings=store.settings)
+    with pytest.raises(NotFound):
+        storage.move(source, target, settings=store.settings)
+    if store.kind in ("s3", "gs"):
+        with pytest.raises(InvalidInput, match="not the same storage"):
+            storage.move(target, "/tmp/elsewhere.tif", settings=store.settings)
+
+
+@pytest.mark.parametrize("kind", ["s3"])  # the GCS emulator cannot cancel a resumable upload (501)
+def test_a_discarded_stream_leaves_no_object(kind: str, request: pytest.FixtureRequest) -> None:
+    """Parts already sent (several MB) included: the upload is abandoned, nothing appears."""
+    store = _object_store(kind, request)
+    url = storage.join(store.root, "streamed.bin")
+    handle = storage.open(url, "wb", settings=store.settings, block_size=5 * 2**20)
+    for _ in range(3):
+        handle.write(os.urandom(4 * 2**20))
+    storage.discard(handle)
+    del handle
+    assert storage.commits_atomically(url)
+    assert not storage.exists(url, settings=store.settings)
+    if kind == "s3":
+        import boto3
+
+        s3 = store.settings.s3
+        assert s3.access_key_id is not None and s3.secret_access_key is not None
+        client = boto3.client(
+            "s3",
+            endpoint_url=s3.endpoint_url,
+            region_name=s3.region,
+            aws_access_key_id=s3.access_key_id.get_secret_value(),
+            aws_secret_access_key=s3.secret_access_key.get_secret_value(),
+        )
+        assert client.list_multipart_uploads(Bucket=url.split("/")[2]).get("Uploads", []) == []
+
+
+def _object_store(kind: str, request: pytest.FixtureRequest) -> Store:
+    if kind == "s3":
+        s3: S3Server = request.getfixturevalue("s3_server")
+        return Store(kind, f"s3://{s3.new_bucket()}/root", Settings(s3=s3.settings()))
+    gcs: GCSServer = request.getfixturevalue("gcs_server")
+    return Store(kind, f"gs://{gcs.new_bucket()}/root", Settings(gcs=gcs.settings()))
