@@ -1,20 +1,19 @@
-"""What storing a job's COG costs, against writing it straight to the storage root with GDAL.
+"""What storing a job's COG costs: through the worker's scratch folder, or straight to the storage root.
 
     python bench/cog_store.py                  # a 5490x5490 uint16 band, local root and moto S3
     python bench/cog_store.py --size 10980 --repeat 2
 
-A job writes each COG in its scratch folder (`cog.write_cog`: chunks computed, tiled GTiff,
-overviews, GDAL's COG driver on every core, rio-cogeo validation), and `store_outputs`
-then stores the outputs the graph keeps (validated again, copied to a temporary name and
-renamed on a file system, one PUT on S3). Printed, in seconds:
+Printed, in seconds (best of --repeat):
 
-- cog: `write_cog` into the scratch folder;
-- check: the second validation `store_outputs` does (`ensure_cog`);
-- store local / store s3: `storage.put_path` to a local storage root / to a moto S3 server;
-- direct s3: the same COG written by GDAL's COG driver to `/vsis3/`, then validated there.
-  GDAL refuses to create a GeoTIFF on /vsis3/ unless CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE
-  lets it write a local temporary file and upload it when closed: "direct" is still a local
-  file and an upload, done by GDAL.
+- via scratch, s3: what jobs did before: `write_cog` with GDAL's COG driver into the scratch
+  folder, the second check of `store_outputs` (`ensure_cog`), then one upload (`put_path`);
+- straight, s3: what a job does now for a kept COG on S3 (`processing.cog_writer = "auto"`):
+  the tiles writer streams the COG to its staging object under the storage root, rio-cogeo
+  checks it there, and `storage.move` puts it under its final name (a server-side copy);
+- via scratch, local / straight, local: the same for a local storage root (GDAL's COG driver
+  in the staging folder under the root, then a rename);
+- gdal /vsis3/: GDAL's COG driver writing to `/vsis3/` itself (it needs
+  CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE: a local temporary file uploaded on close).
 
 Needs the moto server of the dev dependencies (started here on a free port).
 """
@@ -27,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,6 +84,33 @@ def direct_s3(data: xr.DataArray, url: str, settings: Settings) -> None:
             cog.validate_cog(Path(storage.gdal_path(url)), settings)
 
 
+def timed(work: Callable[..., object], *args: object) -> float:
+    start = time.perf_counter()
+    work(*args)
+    return time.perf_counter() - start
+
+
+def via_scratch(data: xr.DataArray, local: Path, url: str, settings: Settings) -> None:
+    """Before: GDAL's COG in the scratch folder, checked again, then uploaded."""
+    from geocube_ingest import storage
+    from geocube_ingest.processing import cog
+
+    made = Path(cog.write_cog(data, local, nodata=0, settings=settings.with_overrides(
+        {"processing": {"cog_writer": "gdal"}})))  # fmt: skip
+    cog.ensure_cog(made, settings=settings)
+    storage.put_path(made, url, settings=settings)
+
+
+def straight(data: xr.DataArray, root: str, name: str, settings: Settings) -> None:
+    """Now: written at its staging URL under the root (checked there), then moved into place."""
+    from geocube_ingest import storage
+    from geocube_ingest.processing import cog
+
+    staged = storage.join(root, ".staging", "job", name)
+    cog.write_cog(data, staged, nodata=0, settings=settings)
+    storage.move(staged, storage.join(root, name), settings=settings)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=5490)
@@ -109,7 +136,6 @@ def main() -> None:
     try:
         time.sleep(2)
         from geocube_ingest import storage
-        from geocube_ingest.processing import cog
         from geocube_ingest.processing.cluster import close_clients, get_client
         from geocube_ingest.settings import get_settings
 
@@ -118,25 +144,25 @@ def main() -> None:
         get_client(settings)  # warm cluster, as in a job
         data = band(args.size)
         print(f"{args.size}x{args.size} uint16, {settings.processing.cog_compress}, CPUs {os.cpu_count()}")
-        print(f"{'cog':>6} {'check':>6} {'store local':>12} {'store s3':>9} | {'direct s3':>9}  (seconds; MB)")
+        columns = ("via scratch, s3", "straight, s3", "via scratch, local", "straight, local", "gdal /vsis3/")
+        print(" | ".join(f"{c:>18}" for c in columns) + "  (seconds; MB)")
+        best: list[float] = [float("inf")] * len(columns)
         for run in range(max(1, args.repeat)):
             with tempfile.TemporaryDirectory(prefix="cog-store-") as tmp:
                 scratch, root = Path(tmp) / "scratch", Path(tmp) / "root"
-                t0 = time.perf_counter()
-                made = Path(cog.write_cog(data, scratch / "ndvi.tif", nodata=0, settings=settings))
-                t1 = time.perf_counter()
-                cog.ensure_cog(made, settings=settings)
-                t2 = time.perf_counter()
-                storage.put_path(made, str(root / "ndvi.tif"), settings=settings)
-                t3 = time.perf_counter()
-                storage.put_path(made, f"s3://{bucket}/run{run}/ndvi.tif", settings=settings)
-                t4 = time.perf_counter()
-                direct_s3(data, f"s3://{bucket}/run{run}/direct.tif", settings)
-                t5 = time.perf_counter()
-                size_mb = made.stat().st_size / 1e6
-            print(
-                f"{t1 - t0:>6.2f} {t2 - t1:>6.2f} {t3 - t2:>12.2f} {t4 - t3:>9.2f} | {t5 - t4:>9.2f} ({size_mb:.0f} MB)"
-            )
+                s3 = f"s3://{bucket}/run{run}"
+                times = [
+                    timed(via_scratch, data, scratch / "a.tif", f"{s3}/a.tif", settings),
+                    timed(straight, data, s3, "b.tif", settings),
+                    timed(via_scratch, data, scratch / "c.tif", str(root / "c.tif"), settings),
+                    timed(straight, data, str(root), "d.tif", settings),
+                    timed(direct_s3, data, f"{s3}/e.tif", settings),
+                ]
+                size_mb = (root / "c.tif").stat().st_size / 1e6
+                streamed_mb = (storage.size(f"{s3}/b.tif", settings=settings) or 0) / 1e6
+            best = [min(b, t) for b, t in zip(best, times, strict=True)]
+            print(" | ".join(f"{t:>18.2f}" for t in times) + f"  ({size_mb:.0f} MB; streamed {streamed_mb:.0f} MB)")
+        print("best: " + ", ".join(f"{c} {b:.2f}" for c, b in zip(columns, best, strict=True)))
         close_clients()
     finally:
         moto.terminate()

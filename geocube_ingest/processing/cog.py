@@ -3,13 +3,18 @@
 A lazy array's chunks are computed on the client's cluster: the configured one in the
 orchestrating process; inside a tile or scene job sent to a worker, the job's own
 worker-local cluster (`processing.job`), so a job's chunks never need another machine's
-scratch folder. By default (`processing.cog_writer = "gdal"`) they come back uncompressed
-into a tiled GTiff, GDAL adds the overviews and its COG driver lays the file out and
-compresses it with every core. With "tiles" each chunk's task also cuts the chunk into COG
-tiles, halves it for the overviews and compresses them, and the writing process lays the
-COG out from those bytes (`cog_tiles`; slower on 2 cores, see docs/cluster.md).
-Either way the result is checked with rio-cogeo and only then stored at its destination (a
-local path, renamed into place, or any storage URL: s3://, gs://..., one upload). Memory
+scratch folder. Two writers (`processing.cog_writer`):
+
+- "gdal": the chunks come back uncompressed into a tiled GTiff, GDAL adds the overviews
+  and its COG driver lays the file out and compresses it with every core;
+- "tiles": each chunk's task also cuts the chunk into COG tiles, halves it for the
+  overviews and compresses them, and the writing process lays the COG out from those bytes
+  front to back (`cog_tiles`), so it can stream it straight to an object (S3, GCS).
+
+"auto" (the default) streams COGs bound for an object store with "tiles" (no local COG,
+no upload afterwards) and uses "gdal" for local files. A COG counts only once rio-cogeo
+accepts it: a local one is checked before it is renamed into place, a streamed one where
+it is, and deleted if invalid (jobs stream to a staging URL: `processing.job`). Memory
 stays bounded: a window of chunks in flight plus GDAL's block cache (`gdal_cache_mb`).
 odc-geo's Dask COG writer was measured against GDAL's driver on the same work
 (`bench/processing.py --odc`) and was slower on 2 cores.
