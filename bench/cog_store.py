@@ -7,10 +7,10 @@ Printed, in seconds (best of --repeat):
 
 - via scratch, s3: what jobs did before: `write_cog` with GDAL's COG driver into the scratch
   folder, the second check of `store_outputs` (`ensure_cog`), then one upload (`put_path`);
-- straight, s3: what a job does now for a kept COG on S3 (`processing.cog_writer = "auto"`):
-  the tiles writer streams the COG to its staging object under the storage root, rio-cogeo
+- straight, s3: what a job does now for a kept COG on S3 (`processing.cog_writer = "tiles"`,
+  the default): the tiles writer streams the COG to its staging object under the storage root, rio-cogeo
   checks it there, and `storage.move` puts it under its final name (a server-side copy);
-- via scratch, local / straight, local: the same for a local storage root (GDAL's COG driver
+- via scratch, local / straight, local: the same for a local storage root (the tiles writer
   in the staging folder under the root, then a rename);
 - gdal /vsis3/: GDAL's COG driver writing to `/vsis3/` itself (it needs
   CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE: a local temporary file uploaded on close).

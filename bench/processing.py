@@ -4,21 +4,21 @@
     .venv/bin/python bench/processing.py --quick    # a quarter of the sizes (smoke run)
     .venv/bin/python bench/processing.py --repeat 2 # best of two runs each (busy machines)
     .venv/bin/python bench/processing.py --odc      # also odc-geo's Dask COG writer on the same step
-    .venv/bin/python bench/processing.py --tiles    # also our step with tiles compressed by the chunks' tasks
+    .venv/bin/python bench/processing.py --gdal-writer  # also our step with processing.cog_writer = "gdal"
 
 Builds a Sentinel-2 L2A SAFE (real MTD_MSIL2A.xml of a baseline 04.00 product, so the
 -1000 offset is harmonised: the Dask path) holding one uint16 band, then times
 
 - job: the ExtractS2Bands graph step as a job runs it on a Dask worker (`processing.job`):
-  read the band lazily, harmonise, chunks computed on the worker's own threads (a cluster of
-  one worker with every core, no processes) and written to a tiled GTiff, COG with GDAL on
-  every core; warm (start-up not counted: the step first runs on another, 1024x1024 product,
-  as on a worker that ran a job before);
+  read the band lazily, harmonise, each chunk computed whole on one of the worker's threads
+  (`cog.computed`), which also cuts it into COG tiles, halves it for the overviews and
+  compresses them, and the step's thread lays the COG out from them (`processing.cog_writer
+  = "tiles"`, the default: `processing/cog_tiles.py`); warm (start-up not counted: the step
+  first runs on another, 1024x1024 product, as on a worker that ran a job before);
 - local: the same step in an orchestrating process without a scheduler, its chunks computed
   by the default LocalCluster (one worker process per core), so every chunk crosses processes;
-- tiles (with --tiles): "job" with `processing.cog_writer = "tiles"`: each chunk's task
-  also cuts, halves and compresses its COG tiles, and the step's thread lays the COG out
-  from them (`processing/cog_tiles.py`);
+- job-gdal (with --gdal-writer): "job" with `processing.cog_writer = "gdal"`: chunks written
+  uncompressed to a tiled GTiff, overviews by GDAL, then GDAL's COG driver on every core;
 - gdal: `gdal_translate -of COG` of the same band with the same creation options and
   `NUM_THREADS=ALL_CPUS` (the fair baseline on a multi-core machine), or, when the binary is
   missing, the same GDAL COG driver through rasterio (`rasterio.shutil.copy`);
@@ -148,8 +148,9 @@ def worker_ours(safe: Path, out_dir: Path, writer: str = "job") -> tuple[float, 
 
         cog.write_cog = odc_write_cog
     settings = get_settings()
-    client = get_client(settings)  # warm cluster: a service keeps it running between tiles
-    client.run(_warm)
+    if writer in ("local", "odc"):  # a job's chunks run on its own threads, without a cluster
+        client = get_client(settings)  # warm cluster: a service keeps it running between tiles
+        client.run(_warm)
     _warm()
     loaded = load_graph("ExtractS2Bands", settings)
     from datetime import UTC, datetime
@@ -211,11 +212,11 @@ def run_measured(mode: str, safe: Path, out_dir: Path) -> tuple[float, float, fl
     of the work) of one worker subprocess."""
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    if mode in ("job", "tiles", "odc"):  # the chunks of a job on a worker: that worker's threads
+    if mode in ("job", "job-gdal", "odc"):  # the chunks of a job on a worker: that worker's threads
         env.update(GEOCUBE_INGEST_PROCESSING__PROCESSES="false", GEOCUBE_INGEST_PROCESSING__N_WORKERS="1")
         env["GEOCUBE_INGEST_PROCESSING__THREADS_PER_WORKER"] = str(os.cpu_count() or 1)
-    if mode == "tiles":  # each chunk's tiles compressed by its own task
-        env["GEOCUBE_INGEST_PROCESSING__COG_WRITER"] = "tiles"
+    if mode == "job-gdal":
+        env["GEOCUBE_INGEST_PROCESSING__COG_WRITER"] = "gdal"
     process = subprocess.Popen(
         [sys.executable, __file__, "--worker", mode, str(safe), str(out_dir)],
         stdout=subprocess.PIPE,
@@ -264,7 +265,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a quarter of the sizes")
     parser.add_argument("--repeat", type=int, default=1, help="runs per measure; the fastest time is kept")
     parser.add_argument("--odc", action="store_true", help="also odc-geo's Dask COG writer")
-    parser.add_argument("--tiles", action="store_true", help="also our step with processing.cog_writer = 'tiles'")
+    parser.add_argument("--gdal-writer", action="store_true", help="also our step with processing.cog_writer = 'gdal'")
     parser.add_argument("--sizes", default="1,2,4", help="areas to run, in multiples of the base band")
     parser.add_argument("--no-local", action="store_true", help="leave out 'local' (the orchestrator's LocalCluster)")
     parser.add_argument("--worker", nargs=3, metavar=("MODE", "SAFE", "OUT"), help=argparse.SUPPRESS)
@@ -284,7 +285,7 @@ def main() -> None:
     print(f"baseline: {baseline} with NUM_THREADS=ALL_CPUS (gdal_translate {'found' if binary else 'not installed'})")
     print(f"creation options (all): {' '.join(f'{k}={v}' for k, v in CREATION.items())}; CPUs: {os.cpu_count()}")
     modes = ["job", *([] if args.no_local else ["local"]), "gdal"]
-    modes += [*(["odc"] if args.odc else []), *(["tiles"] if args.tiles else [])]
+    modes += [*(["odc"] if args.odc else []), *(["job-gdal"] if args.gdal_writer else [])]
     ours = [m for m in modes if m != "gdal"]
     with tempfile.TemporaryDirectory(prefix="bench-processing-", dir=os.environ.get("BENCH_DIR")) as tmp:
         scratch = Path(tmp)

@@ -272,13 +272,12 @@ class ProcessingSettings(_Section):
     )
     cog_compress: str = Field(default="DEFLATE", description="COG compression (DEFLATE, ZSTD, LZW, LERC...).")
     cog_blocksize: int = Field(default=512, ge=64, description="COG tile edge in pixels.")
-    cog_writer: Literal["auto", "gdal", "tiles"] = Field(
-        default="auto",
-        description="'gdal': chunks written to a tiled GTiff, then GDAL's COG driver on every core; 'tiles': each "
-        "chunk's task also compresses its COG tiles and overviews, and the COG is laid out from them, streamed "
-        "straight to its destination (DEFLATE, ZSTD, LZW; others use GDAL); 'auto': 'tiles' for COGs stored on "
-        "S3/GCS (no local copy of the COG, no second upload), 'gdal' for local ones (bench/processing.py; "
-        "docs/cluster.md).",
+    cog_writer: Literal["tiles", "gdal"] = Field(
+        default="tiles",
+        description="'tiles': each chunk's task also compresses its COG tiles and overviews, and the COG is laid out "
+        "from them front to back, streamed straight to S3/GCS (DEFLATE, ZSTD, LZW, one band; others use 'gdal'); "
+        "'gdal': chunks written to a tiled GTiff, then GDAL's COG driver on every core, and uploaded "
+        "(bench/processing.py; docs/cluster.md).",
     )
     snap_gpt: str = Field(default="gpt", description="SNAP Graph Processing Tool run by steps of engine 'snap'.")
     command_timeout_seconds: float | None = Field(

@@ -5,17 +5,18 @@ orchestrating process; inside a tile or scene job sent to a worker, the job's ow
 worker-local cluster (`processing.job`), so a job's chunks never need another machine's
 scratch folder. Two writers (`processing.cog_writer`):
 
+- "tiles" (the default): each chunk's task also cuts the chunk into COG tiles, halves it
+  for the overviews and compresses them, and the writing process lays the COG out from
+  those bytes front to back (`cog_tiles`), so it streams it straight to an object (S3, GCS):
+  no local COG, no upload afterwards;
 - "gdal": the chunks come back uncompressed into a tiled GTiff, GDAL adds the overviews
-  and its COG driver lays the file out and compresses it with every core;
-- "tiles": each chunk's task also cuts the chunk into COG tiles, halves it for the
-  overviews and compresses them, and the writing process lays the COG out from those bytes
-  front to back (`cog_tiles`), so it can stream it straight to an object (S3, GCS).
+  and its COG driver lays the file out and compresses it with every core; a COG bound for
+  an object store is then uploaded (also what "tiles" does for data it cannot write).
 
-"auto" (the default) streams COGs bound for an object store with "tiles" (no local COG,
-no upload afterwards) and uses "gdal" for local files. A COG counts only once rio-cogeo
-accepts it: a local one is checked before it is renamed into place, a streamed one where
-it is, and deleted if invalid (jobs stream to a staging URL: `processing.job`). Memory
-stays bounded: a window of chunks in flight plus GDAL's block cache (`gdal_cache_mb`).
+A COG counts only once rio-cogeo accepts it: a local one is checked before it is renamed
+into place, a streamed one where it is, and deleted if invalid (jobs stream to a staging
+URL: `processing.job`). Memory stays bounded: a window of chunks in flight plus GDAL's
+block cache (`gdal_cache_mb`).
 odc-geo's Dask COG writer was measured against GDAL's driver on the same work
 (`bench/processing.py --odc`) and was slower on 2 cores.
 """
@@ -25,11 +26,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import tempfile
 import time
 import uuid
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -129,6 +132,88 @@ def cluster_client(client: Client | None = None, settings: Settings | None = Non
         yield own
 
 
+def computed(tasks: list[Any], *, client: Client | None, settings: Settings) -> Iterator[tuple[int, Any]]:
+    """(index, value) of each of `tasks` (dask Delayed) as it is done, submitted in order a
+    window at a time (twice the threads), so memory stays bounded whatever the raster size.
+
+    With a cluster (`client`, a scheduler address, a task running on a worker, LocalCluster
+    processes) the tasks run there. On the threads of this process (a job on a worker:
+    `job.job_settings`), each task runs whole on one thread of a pool: a distributed
+    scheduler in the process would only add its own CPU (a fifth of a core on 2 cores).
+    """
+    p = settings.processing
+    if client is None and p.dask_scheduler is None and not p.processes and not _in_worker_task():
+        threads = (p.n_workers or 1) * (p.threads_per_worker or os.cpu_count() or 1)
+        yield from _computed_on_threads(tasks, threads)
+        return
+    with cluster_client(client, settings) as c:
+        yield from _computed_on_cluster(tasks, c)
+
+
+def _in_worker_task() -> bool:
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return False
+    return True
+
+
+def _compute_here(task: Any) -> Any:
+    return task.compute(scheduler="sync")
+
+
+def _computed_on_threads(tasks: list[Any], threads: int) -> Iterator[tuple[int, Any]]:
+    todo = iter(enumerate(tasks))
+    pending: dict[Future[Any], int] = {}
+    with ThreadPoolExecutor(threads, thread_name_prefix="geocube-chunk") as pool:
+
+        def submit() -> None:
+            item = next(todo, None)
+            if item is not None:
+                pending[pool.submit(_compute_here, item[1])] = item[0]
+
+        try:
+            for _ in range(2 * threads):
+                submit()
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = pending.pop(future)
+                    submit()
+                    yield index, future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _computed_on_cluster(tasks: list[Any], client: Client) -> Iterator[tuple[int, Any]]:
+    from distributed import as_completed
+
+    todo = iter(enumerate(tasks))
+    where: dict[Any, int] = {}
+
+    def submit() -> Any:
+        item = next(todo, None)
+        if item is None:
+            return None
+        future = client.compute(item[1])
+        where[future] = item[0]
+        return future
+
+    window = 2 * max(1, sum(client.nthreads().values()))
+    running = as_completed([f for f in (submit() for _ in range(window)) if f is not None], loop=client.loop)
+    for future in running:
+        value = future.result()
+        index = where.pop(future)
+        future.release()
+        following = submit()
+        if following is not None:
+            running.add(following)
+        yield index, value
+
+
 def _profile(data: xr.DataArray, nodata: float | None, blocksize: int) -> dict[str, Any]:
     """Georeferencing (affine or GCPs), nodata and scale/offset of `data` as a rasterio profile."""
     profile: dict[str, Any] = {
@@ -160,49 +245,23 @@ def write_tiled(
     client: Client | None = None,
     settings: Settings | None = None,
 ) -> Path:
-    """Compute a lazy array on the cluster into an uncompressed tiled GTiff written here.
-
-    Chunks are submitted in row order, a window at a time (twice the cluster's threads),
-    and each one is written as it arrives, so neither this process nor a worker holds more
-    than that window whatever the raster size.
-    """
-    from distributed import as_completed
-
+    """Compute a lazy array (`computed`) into an uncompressed tiled GTiff written here, each
+    chunk written as it arrives."""
     settings = settings or get_settings()
     profile = _profile(data, nodata, settings.processing.cog_blocksize)
     values = data.data if isinstance(data.data, darr.Array) else darr.from_array(data.data)
     blocks = list(zip(slices_from_chunks(values.chunks), values.to_delayed().ravel(), strict=True))
     scale, offset = data.attrs.get("scale_factor"), data.attrs.get("add_offset")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with gdal_env(settings), rasterio.open(path, "w", **profile) as dst, cluster_client(client, settings) as c:
+    with gdal_env(settings), rasterio.open(path, "w", **profile) as dst:
         if gcps := profile.get("gcps"):
             dst.gcps = (gcps, data.rio.crs)
         if scale is not None or offset is not None:
             dst.scales, dst.offsets = [float(scale or 1.0)], [float(offset or 0.0)]
-        window = 2 * max(1, sum(c.nthreads().values()))
-        todo = iter(blocks)
-        where: dict[Any, tuple[slice, ...]] = {}
-
-        def submit() -> Any:
-            item = next(todo, None)
-            if item is None:
-                return None
-            future = c.compute(item[1])
-            where[future] = item[0]
-            return future
-
-        running = as_completed([f for f in (submit() for _ in range(window)) if f is not None], loop=c.loop)
-        for future in running:
-            rows, cols = where.pop(future)
-            dst.write(
-                future.result().astype(dst.dtypes[0], copy=False),
-                1,
-                window=((rows.start, rows.stop), (cols.start, cols.stop)),
-            )
-            future.release()
-            following = submit()
-            if following is not None:
-                running.add(following)
+        for index, value in computed([block for _, block in blocks], client=client, settings=settings):
+            rows, cols = blocks[index][0]
+            window = ((rows.start, rows.stop), (cols.start, cols.stop))
+            dst.write(value.astype(dst.dtypes[0], copy=False), 1, window=window)
     return path
 
 
@@ -229,14 +288,10 @@ def add_overviews(path: Path, *, resampling: str = CONTINUOUS, settings: Setting
             dst.build_overviews(factors, Resampling[resampling.lower()])
 
 
-def writer_for(data: xr.DataArray, target: str, settings: Settings) -> str:
-    """ "tiles" or "gdal": the configured writer ("auto": tiles streamed to an object store,
-    GDAL for a local file), GDAL whenever the tiles writer cannot write `data`."""
+def writer_for(data: xr.DataArray, settings: Settings) -> str:
+    """The configured writer, "gdal" whenever the tiles writer cannot write `data`."""
     p = settings.processing
-    wanted = p.cog_writer
-    if wanted == "auto":
-        wanted = "tiles" if storage.commits_atomically(target) else "gdal"
-    return "tiles" if wanted == "tiles" and cog_tiles.supported(data, p.cog_compress) else "gdal"
+    return "tiles" if p.cog_writer == "tiles" and cog_tiles.supported(data, p.cog_compress) else "gdal"
 
 
 def write_cog(
@@ -257,7 +312,7 @@ def write_cog(
     """
     settings = settings or get_settings()
     target = str(path)
-    writer = writer_for(data, target, settings)
+    writer = writer_for(data, settings)
     if writer == "tiles" and storage.commits_atomically(target):
         _stream_cog(data, target, nodata=nodata, client=client, resampling=resampling, settings=settings)
         return target
@@ -327,19 +382,18 @@ def _write_from_tiles(
     p = settings.processing
     profile = _profile(data, nodata, p.cog_blocksize)
     factors = overview_factors(profile["width"], profile["height"], p.cog_blocksize)
-    with cluster_client(client, settings) as c:
-        cog_tiles.write_cog_tiles(
-            data,
-            out,
-            scratch=scratch,
-            nodata=nodata,
-            resampling=resampling,
-            profile=profile,
-            compress=p.cog_compress,
-            client=c,
-            gdal_env=lambda: gdal_env(settings),
-            overview_factors=factors,
-        )
+    cog_tiles.write_cog_tiles(
+        data,
+        out,
+        scratch=scratch,
+        nodata=nodata,
+        resampling=resampling,
+        profile=profile,
+        compress=p.cog_compress,
+        compute=lambda tasks: computed(tasks, client=client, settings=settings),
+        gdal_env=lambda: gdal_env(settings),
+        overview_factors=factors,
+    )
 
 
 def cog_problems(path: str | Path, settings: Settings | None = None) -> list[str]:

@@ -17,9 +17,13 @@ defaults for the COG driver); `supported` says so and `cog.write_cog` uses GDAL 
 
 from __future__ import annotations
 
+import io
 import math
+import mmap
+import os
+import stat
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +40,6 @@ from dask.delayed import delayed
 
 if TYPE_CHECKING:
     import xarray as xr
-    from distributed import Client
 
 # TIFF compression code and encoder at GDAL's default level of each codec.
 _CODECS: dict[str, tuple[int, Callable[[bytes], bytes]]] = {
@@ -201,6 +204,13 @@ class _Levels:
                     yield k, r // size, c // size, np.array(array[r : r + size, c : c + size])
 
 
+def _is_file(out: IO[bytes]) -> bool:
+    try:
+        return hasattr(os, "copy_file_range") and stat.S_ISREG(os.fstat(out.fileno()).st_mode)
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        return False
+
+
 class _TileFile:
     """Compressed tiles appended as they come; where each one is."""
 
@@ -214,10 +224,28 @@ class _TileFile:
         self.where[key] = (self.end, len(data))
         self.end += len(data)
 
-    def read(self, key: tuple[int, int, int]) -> bytes:
-        offset, length = self.where[key]
-        self.handle.seek(offset)
-        return self.handle.read(length)
+    def write_to(self, out: IO[bytes], keys: Iterable[tuple[int, int, int]]) -> None:
+        """Copy the tiles of `keys` to `out` in that order, from the page cache (no read copy)."""
+        self.handle.flush()
+        if self.end == 0:
+            return
+        if _is_file(out):  # a local file: the kernel copies, nothing passes through this process
+            out.flush()
+            source, target = self.handle.fileno(), out.fileno()
+            for key in keys:
+                offset, length = self.where[key]
+                while length:
+                    copied = os.copy_file_range(source, target, length, offset)
+                    offset, length = offset + copied, length - copied
+            return
+        with mmap.mmap(self.handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            view = memoryview(mapped)
+            try:
+                for key in keys:
+                    offset, length = self.where[key]
+                    out.write(view[offset : offset + length])
+            finally:
+                view.release()
 
 
 def write_cog_tiles(
@@ -229,14 +257,13 @@ def write_cog_tiles(
     resampling: str,
     profile: dict[str, Any],
     compress: str,
-    client: Client,
+    compute: Callable[[list[Any]], Iterator[tuple[int, Any]]],
     gdal_env: Callable[[], Any],
     overview_factors: list[int],
 ) -> None:
     """Write `data` as a COG to `out`, front to back (a local file or a storage stream: it never
-    seeks); `scratch` holds the intermediate files (compressed tiles, small overview levels)."""
-    from distributed import as_completed
-
+    seeks); `scratch` holds the intermediate files (compressed tiles, small overview levels);
+    `compute` gives the value of each chunk's task as it is done (`cog.computed`)."""
     blocksize = int(profile["blockxsize"])
     values = data.data if isinstance(data.data, darr.Array) else darr.from_array(data.data, chunks=4 * blocksize)
     levels = len(overview_factors)
@@ -253,23 +280,8 @@ def write_cog_tiles(
     tiles = _TileFile(scratch / "cog.tiles")
     small = _Levels(scratch, int(profile["height"]), int(profile["width"]), spec)
     blocks = list(zip(slices_from_chunks(values.chunks), values.to_delayed().ravel(), strict=True))
-    todo = iter(blocks)
-    window = 2 * max(1, sum(client.nthreads().values()))
-
-    def submit() -> Any:
-        item = next(todo, None)
-        if item is None:
-            return None
-        (rows, cols), block = item
-        return client.compute(delayed(encode_chunk)(block, rows.start, cols.start, spec))
-
-    running = as_completed([f for f in (submit() for _ in range(window)) if f is not None], loop=client.loop)
-    for future in running:
-        encoded: Encoded = future.result()
-        future.release()
-        following = submit()
-        if following is not None:
-            running.add(following)
+    tasks = [delayed(encode_chunk)(block, rows.start, cols.start, spec) for (rows, cols), block in blocks]
+    for _, encoded in compute(tasks):
         for key, raw in encoded.tiles.items():
             tiles.add(key, raw)
         small.add(encoded.pieces)
@@ -421,6 +433,4 @@ def _assemble(out: IO[bytes], main: list[_Tag], tiles: _TileFile, spec: Spec, wi
         written += out.write(b"\0" * (layout.ifd_at[index] - written))
         written += out.write(layout.ifd_bytes(index, tags, layout.tile_at[index], sizes[index]))
     out.write(b"\0" * (layout.data_at - written))
-    for level in reversed(range(len(ifds))):
-        for key in keys[level]:
-            out.write(tiles.read(key))
+    tiles.write_to(out, (key for level in reversed(range(len(ifds))) for key in keys[level]))
