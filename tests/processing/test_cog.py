@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 import xarray as xr
+from dask.delayed import delayed
 from distributed import LocalCluster
 from rio_cogeo import cog_validate
 
@@ -101,7 +104,7 @@ def test_a_cog_for_an_object_store_is_streamed_to_it(
     _check(url, remote)
     assert list(scratch.iterdir()) == [], "the intermediate files are gone"
     local = tmp_path / "local.tif"
-    cog.write_cog(_lazy(), local, nodata=-32768, settings=remote.with_overrides({"processing": {"cog_writer": "tiles"}}))
+    cog.write_cog(_lazy(), local, nodata=-32768, settings=remote)
     assert storage.read_bytes(url, settings=remote) == local.read_bytes()
 
 
@@ -112,9 +115,7 @@ def _failing_chunk(block: np.ndarray, block_info: dict | None = None) -> np.ndar
 
 
 @pytest.mark.parametrize("kind", ["s3", "gs"])
-def test_a_stream_that_fails_leaves_no_object(
-    kind: str, request: pytest.FixtureRequest, settings: Settings
-) -> None:
+def test_a_stream_that_fails_leaves_no_object(kind: str, request: pytest.FixtureRequest, settings: Settings) -> None:
     root, remote = _store(kind, request, settings)
     data = _lazy()
     data = data.copy(data=data.data.map_blocks(_failing_chunk, dtype=data.dtype))
@@ -122,3 +123,35 @@ def test_a_stream_that_fails_leaves_no_object(
     with pytest.raises(OSError, match="the input went away"):
         cog.write_cog(data, url, nodata=-32768, settings=remote)
     assert not storage.exists(url, settings=remote)
+
+
+class _InFlight:
+    """Counts the tasks running at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+
+    def task(self, value: int) -> int:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(0.01)
+        with self.lock:
+            self.now -= 1
+        if value == 13:
+            raise ValueError("chunk 13 is broken")
+        return value * 2
+
+
+def test_a_jobs_chunks_run_on_its_threads_a_window_at_a_time(settings: Settings) -> None:
+    """On a worker's threads (no cluster in the job), every task once, at most twice the threads at once."""
+    threads = settings.with_overrides({"processing": {"processes": False, "n_workers": 1, "threads_per_worker": 2}})
+    counter = _InFlight()
+    tasks = [delayed(counter.task)(i) for i in range(40) if i != 13]
+    values = dict(cog.computed(tasks, client=None, settings=threads))
+    assert sorted(values.values()) == [2 * i for i in range(40) if i != 13]
+    assert 2 <= counter.most <= 4
+    broken = [delayed(counter.task)(i) for i in range(20)]
+    with pytest.raises(ValueError, match="chunk 13 is broken"):
+        list(cog.computed(broken, client=None, settings=threads))
