@@ -129,6 +129,7 @@ def main() -> None:
             "GEOCUBE_INGEST_S3__REGION": "us-east-1",
             "GEOCUBE_INGEST_S3__ACCESS_KEY_ID": S3_KEY,
             "GEOCUBE_INGEST_S3__SECRET_ACCESS_KEY": S3_SECRET,
+            "GEOCUBE_INGEST_PROCESSING__PROCESSES": "false",  # a job on a worker: its own threads
             "GEOCUBE_INGEST_PROCESSING__N_WORKERS": "1",
             "GEOCUBE_INGEST_PROCESSING__THREADS_PER_WORKER": str(os.cpu_count() or 1),
         }

@@ -139,3 +139,18 @@ def test_only_kept_geotiffs_that_no_step_reads_are_staged(tmp_path: Path, make_t
         workspace.path(0, "a", "tif"): f"s3://bucket/root/.staging/job/{workspace.path(0, 'a', 'tif').name}",
         workspace.path(0, "e", "TIFF"): f"s3://bucket/root/.staging/job/{workspace.path(0, 'e', 'TIFF').name}",
     }
+
+
+CONDITIONAL = copy.deepcopy(CONVERT)
+CONDITIONAL["out_files"][0] = [
+    {"layer": "scaled", "extension": "tif", "action": "to_create", "condition": "file_exists"},
+    {"layer": "never", "extension": "tif", "action": "to_create", "condition": "file_exists"},
+]
+
+
+def test_file_conditions_see_outputs_written_at_their_staging_url(tmp_path: Path, make_tile: TileFactory) -> None:
+    storage_uri, settings = str(tmp_path / "storage"), Settings()
+    tile = _raw_tile(tmp_path, make_tile, CONDITIONAL, storage_uri, settings)
+    result = process_tile(tile, None, None, work_dir=tmp_path / "work", storage_uri=storage_uri, index=None,
+                          settings=settings)  # fmt: skip
+    assert result.outputs == [uri(tile, "scaled", "tif", storage_uri)], "written: selected; never written: not"
