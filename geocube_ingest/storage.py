@@ -246,6 +246,11 @@ def open(url: str, mode: str = "rb", *, settings: Settings | None = None, **kwar
         raise NotFound(f"{url} not found") from None
 
 
+def holds_pending(url: str) -> bool:
+    """Can `PendingWrite` write to `url` (a file system, S3, GCS)?"""
+    return protocol_of(url) in ("file", "local") or commits_atomically(url)
+
+
 def commits_atomically(url: str) -> bool:
     """Does an object written through `open(url, "wb")` appear only whole, when closed (S3, GCS)?"""
     return protocol_of(url) in _COMMITTING_PROTOCOLS
@@ -269,26 +274,61 @@ def discard(handle: IO[Any]) -> None:
         handle.close()
 
 
-def move(source: str, url: str, *, settings: Settings | None = None) -> str:
-    """Move a stored object to `url` in the same store, without bringing it here: a rename on a
-    file system, a server-side copy then delete on object stores (whole under its new name)."""
-    _check_writable(url)
-    if protocol_of(source) != protocol_of(url):
-        raise InvalidInput(f"cannot move {source} to {url}: not the same storage")
-    fs, path = filesystem(url, settings)
-    _, src = filesystem(source, settings)
-    try:
+class PendingWrite:
+    """An object written now that appears under its URL only once committed, whole.
+
+    On S3/GCS an upload whose parts are sent as they are written but completed only by
+    `commit` (a multipart upload; a resumable one); on a file system a temporary file next
+    to the target, renamed onto it by `commit`. `discard` drops it: nothing appears.
+    """
+
+    def __init__(self, url: str, *, settings: Settings | None = None):
+        _check_writable(url)
+        self.url = url
+        fs, self._path = filesystem(url, settings)
+        self._fs = fs
+        self._temp: Path | None = None
         if _is_local(fs):
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, path)
-        else:  # copy + delete, not fs.mv: gcsfs tries its moveTo call first, which emulators lack
-            fs.invalidate_cache(src)
-            fs.cp_file(src, path)
-            fs.rm_file(src)
-    except FileNotFoundError:
-        raise NotFound(f"{source} not found") from None
-    fs.invalidate_cache(path)
-    return url
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            sweep_local_temps(Path(self._path))
+            self._temp = Path(_temp_name(self._path))
+            self.handle: IO[Any] = builtins.open(self._temp, "wb")  # noqa: SIM115  (closed by commit or discard)
+        elif commits_atomically(url):
+            self.handle = fs.open(self._path, "wb", autocommit=False)
+        else:
+            raise InvalidInput(f"{protocol_of(url)}:// storage cannot hold an upload until it is committed")
+        self.state = "open"
+
+    @property
+    def local_file(self) -> Path | None:
+        """The file being written, on a file system."""
+        return self._temp
+
+    def commit(self) -> str:
+        """Make the object appear under its URL (closing it first if needed)."""
+        if self.state != "open":
+            raise RuntimeError(f"{self.url} was already {self.state}")
+        self.state = "committed"
+        if self._temp is not None:
+            self.handle.close()
+            os.replace(self._temp, self._path)
+        else:
+            if not self.handle.closed:
+                self.handle.close()  # sends what is buffered; the object does not exist yet
+            self.handle.commit()  # type: ignore[attr-defined]
+        self._fs.invalidate_cache(self._path)
+        return self.url
+
+    def discard(self) -> None:
+        """Drop the write (best effort, like `discard`); a no-op once committed or discarded."""
+        if self.state != "open":
+            return
+        self.state = "discarded"
+        if self._temp is not None:
+            self.handle.close()
+            self._temp.unlink(missing_ok=True)
+        else:
+            discard(self.handle)
 
 
 def read_range(url: str, start: int, end: int, *, settings: Settings | None = None) -> bytes:

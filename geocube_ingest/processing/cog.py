@@ -27,12 +27,13 @@ import contextlib
 import logging
 import math
 import os
+import shutil
 import tempfile
-import time
 import uuid
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -45,7 +46,6 @@ from rasterio.errors import NotGeoreferencedWarning
 from rio_cogeo import cog_validate
 
 from geocube_ingest import storage
-from geocube_ingest.access import local_path, protocol_of
 from geocube_ingest.errors import FatalError
 from geocube_ingest.processing import cog_tiles
 from geocube_ingest.settings import Settings, get_settings
@@ -297,78 +297,109 @@ def writer_for(data: xr.DataArray, settings: Settings) -> str:
     return "tiles" if p.cog_writer == "tiles" and cog_tiles.supported(data, p.cog_compress) else "gdal"
 
 
+@dataclass
+class DeferredCog:
+    """A COG written straight to its final URL that appears there only when its job commits
+    it (`pending.commit()`), after every step succeeded (`processing.job`)."""
+
+    url: str
+    pending: storage.PendingWrite | None = None
+
+    def hold(self, pending: storage.PendingWrite) -> None:
+        if self.pending is not None:  # written again by a later step: the last one counts
+            self.pending.discard()
+        self.pending = pending
+
+
 def write_cog(
     data: xr.DataArray,
-    path: str | Path,
+    path: str | Path | DeferredCog,
     *,
     nodata: float | None,
     client: Client | None = None,
     resampling: str = CONTINUOUS,
     settings: Settings | None = None,
 ) -> str:
-    """Compute `data` and store it as a COG at `path` (a local path or a storage URL), valid
-    for rio-cogeo before it counts; returns where it is.
+    """Compute `data` and store it as a COG at `path` (a local path, a storage URL, or a COG
+    whose job commits it later), valid for rio-cogeo before it counts; returns its URL.
 
-    On S3/GCS with the tiles writer the COG is streamed straight to its object (an upload that
-    appears only when complete), then checked there and deleted if invalid; otherwise it is
-    written in a temporary folder (next to a local target: one rename), checked, and stored.
+    The COG is written straight to its destination (`write_pending`) and appears there only
+    once checked; a storage that cannot hold a write until it is committed gets a local COG
+    uploaded.
     """
     settings = settings or get_settings()
+    if isinstance(path, DeferredCog):
+        path.hold(write_pending(data, path.url, nodata=nodata, client=client, resampling=resampling, settings=settings))
+        return path.url
     target = str(path)
-    writer = writer_for(data, settings)
-    if writer == "tiles" and storage.commits_atomically(target):
-        _stream_cog(data, target, nodata=nodata, client=client, resampling=resampling, settings=settings)
-        return target
-    local = protocol_of(target) in ("file", "local")
-    if local:
-        Path(local_path(target)).parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(local_path(target)).parent if local else settings.processing.scratch_dir
-    with tempfile.TemporaryDirectory(prefix=".cog-", dir=folder) as tmp:
-        cog = Path(tmp) / "cog.tif"
-        start = time.perf_counter()
-        if writer == "tiles":
-            with cog.open("wb") as out:
-                _write_from_tiles(data, out, Path(tmp), nodata=nodata, client=client, resampling=resampling,
-                                  settings=settings)  # fmt: skip
-        else:
-            tiled = Path(tmp) / "tiled.tif"
-            write_tiled(data, tiled, nodata=nodata, client=client, settings=settings)
-            add_overviews(tiled, resampling=resampling, settings=settings)
-            to_cog(tiled, cog, resampling=resampling, settings=settings)
-            tiled.unlink()
-        written = time.perf_counter()
+    if storage.holds_pending(target):
+        pending = write_pending(data, target, nodata=nodata, client=client, resampling=resampling, settings=settings)
+        return pending.commit()
+    with tempfile.TemporaryDirectory(prefix="cog-", dir=settings.processing.scratch_dir) as tmp:
+        cog = _write_local(data, Path(tmp), nodata=nodata, client=client, resampling=resampling, settings=settings)
         validate_cog(cog, settings=settings, name=storage.basename(target))
-        if local:
-            cog.replace(local_path(target))
-        else:
-            storage.put_file(cog, target, settings=settings)
-        log.debug("%s: written in %.1f s, checked and stored in %.1f s", target, written - start,
-                  time.perf_counter() - written)  # fmt: skip
+        storage.put_file(cog, target, settings=settings)
     return target
 
 
-def _stream_cog(
-    data: xr.DataArray, target: str, *, nodata: float | None, client: Client | None, resampling: str,
-    settings: Settings,
-) -> None:  # fmt: skip
-    """The tiles writer's layout streamed to the object `target`, then checked where it is."""
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="cog-", dir=settings.processing.scratch_dir) as tmp:
-        out = storage.open(target, "wb", settings=settings)
-        try:
-            _write_from_tiles(data, out, Path(tmp), nodata=nodata, client=client, resampling=resampling,
-                              settings=settings)  # fmt: skip
-        except BaseException:
-            storage.discard(out)
-            raise
-        out.close()
-    written = time.perf_counter()
+def write_pending(
+    data: xr.DataArray,
+    url: str,
+    *,
+    nodata: float | None,
+    client: Client | None = None,
+    resampling: str = CONTINUOUS,
+    settings: Settings | None = None,
+) -> storage.PendingWrite:
+    """Write `data` as a COG to `url`, checked by rio-cogeo but not yet visible there.
+
+    With the tiles writer the COG goes to its destination as it is laid out (on S3/GCS the
+    parts of an upload that is completed only by `commit`): no local COG, no upload after.
+    rio-cogeo checks the written file itself on a file system, and on an object store a
+    local replica of its header and IFDs (every byte it reads: tiles are never read). The
+    "gdal" writer's COG is made in the scratch folder, checked, then copied there.
+    """
+    settings = settings or get_settings()
+    pending = storage.PendingWrite(url, settings=settings)
+    name = storage.basename(url)
     try:
-        validate_stored_cog(target, settings=settings)
+        with tempfile.TemporaryDirectory(prefix="cog-", dir=settings.processing.scratch_dir) as tmp:
+            scratch = Path(tmp)
+            if writer_for(data, settings) == "tiles":
+                layout = _write_from_tiles(data, pending.handle, scratch, nodata=nodata, client=client,
+                                           resampling=resampling, settings=settings)  # fmt: skip
+                pending.handle.flush()
+                written = pending.local_file or layout.replica(scratch / "replica.tif")
+                validate_cog(written, settings=settings, name=name)
+            else:
+                cog = _write_local(data, scratch, nodata=nodata, client=client, resampling=resampling,
+                                   settings=settings)  # fmt: skip
+                validate_cog(cog, settings=settings, name=name)
+                with cog.open("rb") as source:
+                    shutil.copyfileobj(source, pending.handle, 16 * 2**20)
     except BaseException:
-        storage.delete(target, settings=settings)
+        pending.discard()
         raise
-    log.debug("%s: streamed in %.1f s, checked in %.1f s", target, written - start, time.perf_counter() - written)
+    return pending
+
+
+def _write_local(
+    data: xr.DataArray, scratch: Path, *, nodata: float | None, client: Client | None, resampling: str,
+    settings: Settings,
+) -> Path:  # fmt: skip
+    """A COG in `scratch`, by the configured writer."""
+    cog = scratch / "cog.tif"
+    if writer_for(data, settings) == "tiles":
+        with cog.open("wb") as out:
+            _write_from_tiles(data, out, scratch, nodata=nodata, client=client, resampling=resampling,
+                              settings=settings)  # fmt: skip
+        return cog
+    tiled = scratch / "tiled.tif"
+    write_tiled(data, tiled, nodata=nodata, client=client, settings=settings)
+    add_overviews(tiled, resampling=resampling, settings=settings)
+    to_cog(tiled, cog, resampling=resampling, settings=settings)
+    tiled.unlink()
+    return cog
 
 
 def _write_from_tiles(
@@ -380,12 +411,12 @@ def _write_from_tiles(
     client: Client | None,
     resampling: str,
     settings: Settings,
-) -> None:
+) -> cog_tiles.Layout:
     """The COG laid out from tiles compressed by the chunks' own tasks (`cog_tiles`)."""
     p = settings.processing
     profile = _profile(data, nodata, p.cog_blocksize)
     factors = overview_factors(profile["width"], profile["height"], p.cog_blocksize)
-    cog_tiles.write_cog_tiles(
+    return cog_tiles.write_cog_tiles(
         data,
         out,
         scratch=scratch,
@@ -423,15 +454,6 @@ def validate_cog(path: Path, settings: Settings | None = None, name: str | None 
     problems = cog_problems(path, settings)
     if problems:
         raise FatalError(f"{name or path.name} is not a valid COG: {'; '.join(problems)}")
-
-
-def validate_stored_cog(url: str, settings: Settings | None = None) -> None:
-    """`validate_cog` of a stored object, read where it is (headers and offsets only: a few ranges)."""
-    settings = settings or get_settings()
-    with storage.rasterio_env(url, settings=settings), rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
-        problems = cog_problems(storage.gdal_path(url), settings)
-    if problems:
-        raise FatalError(f"{storage.basename(url)} is not a valid COG: {'; '.join(problems)}")
 
 
 def ensure_cog(path: Path, *, resampling: str = CONTINUOUS, settings: Settings | None = None) -> Path:

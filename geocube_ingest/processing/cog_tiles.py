@@ -229,15 +229,19 @@ class _TileFile:
         self.handle.flush()
         if self.end == 0:
             return
+        keys = iter(keys)
         if _is_file(out):  # a local file: the kernel copies, nothing passes through this process
             out.flush()
             source, target = self.handle.fileno(), out.fileno()
             for key in keys:
                 offset, length = self.where[key]
-                while length:
-                    copied = os.copy_file_range(source, target, length, offset)
-                    offset, length = offset + copied, length - copied
-            return
+                try:
+                    while length:
+                        copied = os.copy_file_range(source, target, length, offset)
+                        offset, length = offset + copied, length - copied
+                except OSError:  # another file system (EXDEV) or none of it here: copy below
+                    out.write(os.pread(source, length, offset))
+                    break
         with mmap.mmap(self.handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             view = memoryview(mapped)
             try:
@@ -260,7 +264,7 @@ def write_cog_tiles(
     compute: Callable[[list[Any]], Iterator[tuple[int, Any]]],
     gdal_env: Callable[[], Any],
     overview_factors: list[int],
-) -> None:
+) -> Layout:
     """Write `data` as a COG to `out`, front to back (a local file or a storage stream: it never
     seeks); `scratch` holds the intermediate files (compressed tiles, small overview levels);
     `compute` gives the value of each chunk's task as it is done (`cog.computed`)."""
@@ -291,7 +295,7 @@ def write_cog_tiles(
             tiles.add((k, r, c), raw)
     try:
         template = _template(scratch / "template.tif", profile, spec.compress, data, gdal_env)
-        _assemble(out, template, tiles, spec, int(profile["width"]), int(profile["height"]))
+        return _assemble(out, template, tiles, spec, int(profile["width"]), int(profile["height"]))
     finally:
         tiles.handle.close()
         (scratch / "cog.tiles").unlink(missing_ok=True)
@@ -300,6 +304,22 @@ def write_cog_tiles(
 
 
 # ------------------------------------------------------------------ TIFF layout
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What was written: the header and IFDs (every byte before the first tile), and the size."""
+
+    head: bytes
+    size: int
+
+    def replica(self, path: Path) -> Path:
+        """A local file with these headers and IFDs and the tiles left out (a sparse file of
+        the same size): what GDAL and rio-cogeo read to check a COG's layout."""
+        with path.open("wb") as handle:
+            handle.write(self.head)
+            handle.truncate(self.size)
+        return path
 
 
 @dataclass
@@ -416,7 +436,7 @@ class _Layout:
         return head + body + struct.pack(fmt, following) + extra
 
 
-def _assemble(out: IO[bytes], main: list[_Tag], tiles: _TileFile, spec: Spec, width: int, height: int) -> None:
+def _assemble(out: IO[bytes], main: list[_Tag], tiles: _TileFile, spec: Spec, width: int, height: int) -> Layout:
     """Header, every IFD, then the tiles (smallest overview first), written in order to `out`."""
     ifds, keys, sizes = [], [], []
     for k in range(spec.levels + 1):
@@ -428,9 +448,11 @@ def _assemble(out: IO[bytes], main: list[_Tag], tiles: _TileFile, spec: Spec, wi
         sizes.append([tiles.where[key][1] for key in level_keys])
     big = tiles.end + 2**20 + sum(len(k) for k in keys) * 16 >= CLASSIC_LIMIT
     layout = _Layout(ifds, [len(k) for k in keys], sizes, big)
-    written = out.write(b"II+\0\x08\0\0\0" + struct.pack("<Q", 16) if big else b"II*\0" + struct.pack("<I", 8))
+    head = bytearray(b"II+\0\x08\0\0\0" + struct.pack("<Q", 16) if big else b"II*\0" + struct.pack("<I", 8))
     for index, tags in enumerate(ifds):
-        written += out.write(b"\0" * (layout.ifd_at[index] - written))
-        written += out.write(layout.ifd_bytes(index, tags, layout.tile_at[index], sizes[index]))
-    out.write(b"\0" * (layout.data_at - written))
+        head += b"\0" * (layout.ifd_at[index] - len(head))
+        head += layout.ifd_bytes(index, tags, layout.tile_at[index], sizes[index])
+    head += b"\0" * (layout.data_at - len(head))
+    out.write(head)
     tiles.write_to(out, (key for level in reversed(range(len(ifds))) for key in keys[level]))
+    return Layout(bytes(head), layout.end)

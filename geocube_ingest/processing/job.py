@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from geocube_ingest import storage
 from geocube_ingest.errors import FatalError, NotFound, RetriableError, TaskError, TemporaryError
 from geocube_ingest.processing import conditions
+from geocube_ingest.processing.cog import DeferredCog
 from geocube_ingest.processing.errors import classify_exception
 from geocube_ingest.processing.graph import InArg, LoadedGraph, companion_extension, is_product
 from geocube_ingest.processing.outputs import ProcessResult, store_outputs
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 __all__ = ["JobResult", "SceneJob", "TileJob", "run_scene_job", "run_tile_job"]
 
 T = TypeVar("T")
-# Below a storage root: products staged for scene jobs, outputs written straight to storage.
+# Below a storage root: products staged for scene jobs.
 STAGING = ".staging"
 _ERRORS: dict[str, type[TaskError]] = {cls.__name__: cls for cls in (TemporaryError, RetriableError, FatalError)}
 
@@ -198,41 +199,39 @@ def _import_companion(url: str, extension: str, local_dir: Path, settings: Setti
         log.warning("%s has no %s folder stored next to it", url, companion)
 
 
-def staged_outputs(loaded: LoadedGraph, workspace: Workspace, staging: str) -> dict[Path, str]:
-    """The outputs a step may write straight to storage, at a URL below `staging`: GeoTIFFs the
-    graph keeps (`to_create`, `to_index`) and that no step reads. They are moved to their
-    final URL only when the job stores its outputs, so a failed job replaces nothing."""
+def deferred_outputs(loaded: LoadedGraph, workspace: Workspace) -> dict[Path, DeferredCog]:
+    """The outputs a step writes straight to their final URL: GeoTIFFs the graph keeps
+    (`to_create`, `to_index`) and that no step reads. They appear there only when the job
+    stores its outputs (`store_outputs` commits them), so a failed job replaces nothing."""
     read = {
         workspace.key(arg.tile_index, arg.layer, arg.extension)
         for step in loaded.graph.processing_steps
         for arg in step.args.values()
         if isinstance(arg, InArg)
     }
-    staged: dict[Path, str] = {}
+    deferred: dict[Path, DeferredCog] = {}
     for out in loaded.graph.out_files[0] if loaded.graph.out_files else []:
         kept = out.action in ("to_create", "to_index") and out.extension.lower() in ("tif", "tiff")
         if not kept or is_product(out.layer) or workspace.key(0, out.layer, out.extension) in read:
             continue
-        path = workspace.path(0, out.layer, out.extension)
-        staged[path] = storage.join(staging, path.name)
-    return staged
+        url = workspace.slots[0].uri(out.layer, out.extension)
+        if storage.holds_pending(url):
+            deferred[workspace.path(0, out.layer, out.extension)] = DeferredCog(url)
+    return deferred
 
 
 @contextmanager
-def _staging(loaded: LoadedGraph, workspace: Workspace, label: str, settings: Settings) -> Iterator[None]:
-    """Give `workspace` its staged outputs for the run (`staged_outputs`); what is left of them
-    at the end (outputs not selected, a failure) is deleted."""
-    root = storage.join(workspace.slots[0].storage_uri, STAGING, f"{label}-{uuid.uuid4().hex[:8]}")
-    workspace.staged = staged_outputs(loaded, workspace, root)
+def _deferring(loaded: LoadedGraph, workspace: Workspace) -> Iterator[None]:
+    """Give `workspace` its deferred outputs for the run; those not committed at the end
+    (not selected, a failure) are dropped: their uploads cancelled, their files removed."""
+    workspace.deferred = deferred_outputs(loaded, workspace)
     try:
         yield
     finally:
-        if workspace.staged:
-            try:
-                storage.delete(root, recursive=True, settings=settings)
-            except Exception as exc:  # a leftover costs space, never correctness: never read again
-                log.warning("could not remove the staging folder %s: %s", root, exc)
-        workspace.staged = {}
+        for output in workspace.deferred.values():
+            if output.pending is not None:
+                output.pending.discard()
+        workspace.deferred = {}
 
 
 def _run(
@@ -241,14 +240,13 @@ def _run(
     workspace: Workspace,
     index_required: bool,
     settings: Settings,
-    label: str,
 ) -> JobResult:
     """Inputs, steps, then outputs (also after a failure: on_failure outputs), then the error if any."""
-    with _staging(loaded, workspace, label, settings):
-        return _run_staged(loaded, overrides, workspace, index_required, settings)
+    with _deferring(loaded, workspace):
+        return _run_deferring(loaded, overrides, workspace, index_required, settings)
 
 
-def _run_staged(
+def _run_deferring(
     loaded: LoadedGraph, overrides: Mapping[str, Any], workspace: Workspace, index_required: bool, settings: Settings
 ) -> JobResult:
     config = loaded.graph.resolved_config(overrides, workspace.root)
@@ -276,7 +274,7 @@ def run_tile_job(job: TileJob, settings: Settings | Mapping[str, Any], work_dir:
 def _tile_job(job: TileJob, settings: Settings, work_dir: Path | None) -> JobResult:
     with _scratch(work_dir, job.label, settings) as root:
         workspace = Workspace(root, list(job.slots))
-        outcome = _run(job.graph, job.overrides, workspace, job.index_required, settings, job.label)
+        outcome = _run(job.graph, job.overrides, workspace, job.index_required, settings)
     log.info("%s: %d outputs stored (%s)", job.label, len(outcome.result.outputs), outcome.error_class or "ok")
     return outcome
 
@@ -308,7 +306,7 @@ def _scene_job(job: SceneJob, settings: Settings, work_dir: Path | None) -> list
             tile_root = root / f"tile-{slot.tile_id}"
             tile_root.mkdir()
             workspace = Workspace(tile_root, [slot, slot, slot], product=product)
-            outcome = _run(job.graph, job.overrides, workspace, False, settings, f"{job.label}-tile-{slot.tile_id}")
+            outcome = _run(job.graph, job.overrides, workspace, False, settings)
             results.append((slot.tile_id or 0, outcome))
             if outcome.error_class is not None:
                 break

@@ -114,11 +114,11 @@ def store_outputs(
         if out.action not in ("to_create", "to_index"):
             continue
         target = slot.uri(out.layer, stored_extension(out, item.path))
-        staged = workspace.staged.get(item.path)
-        if not item.path.exists() and staged is not None and storage.exists(staged, settings=settings):
-            # Written and checked at its staging URL by the step: moved, never brought here.
-            log.info("store %s (from %s)", target, staged)
-            url = storage.move(staged, target, settings=settings)
+        deferred = workspace.deferred.get(item.path)
+        if deferred is not None and deferred.pending is not None and not item.path.exists():
+            # Written (and checked) at its final URL by the step: it appears there now.
+            log.info("store %s (written there by the step)", target)
+            url = deferred.pending.commit()
             result.outputs.append(url)
         else:
             if not item.path.exists():

@@ -11,11 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geocube_ingest.errors import FatalError
 from geocube_ingest.processing.graph import ANY_EXTENSION, PRODUCT_LAYER, is_product
 from geocube_ingest.workflow.models import Scene, Tile
+
+if TYPE_CHECKING:
+    from geocube_ingest.processing.cog import DeferredCog
 
 
 def _parse_date(value: Any) -> datetime | None:
@@ -122,9 +125,9 @@ class Workspace:
     _files: dict[tuple[int, str, str], Path] = field(default_factory=dict)
     # The downloaded product, handed to scene graphs: every product layer of every slot.
     product: Path | None = None
-    # Outputs written straight to storage (a staging URL under the storage root) instead of
-    # their local file: kept outputs that no step reads (`processing.job.staged_outputs`).
-    staged: dict[Path, str] = field(default_factory=dict)
+    # Outputs written straight to their final URL, there once the job commits them: kept
+    # outputs that no step reads (`processing.job.deferred_outputs`).
+    deferred: dict[Path, DeferredCog] = field(default_factory=dict)
 
     def key(self, slot: int, layer: str, ext: str) -> tuple[int, str, str]:
         return (slot, stored_layer(layer), ext)
@@ -149,17 +152,11 @@ class Workspace:
     def is_registered(self, slot: int, layer: str, ext: str) -> bool:
         return (self.product is not None and is_product(layer)) or self.key(slot, layer, ext) in self._files
 
-    def destination(self, path: Path) -> str | Path:
-        """Where a step writes the output whose local file is `path`: its staging URL, or `path`."""
-        return self.staged.get(Path(path), path)
+    def destination(self, path: Path) -> Path | DeferredCog:
+        """Where a step writes the output whose local file is `path`: the file, or its final URL."""
+        return self.deferred.get(Path(path), path)
 
     def exists(self, path: Path) -> bool:
-        """Was the output of local file `path` produced (here, or at its staging URL)?"""
-        if path.exists():
-            return True
-        url = self.staged.get(path)
-        if url is None:
-            return False
-        from geocube_ingest import storage
-
-        return storage.exists(url)
+        """Was the output of local file `path` produced (here, or at its final URL, uncommitted)?"""
+        deferred = self.deferred.get(path)
+        return path.exists() or (deferred is not None and deferred.pending is not None)

@@ -1,5 +1,5 @@
-"""Kept COGs written straight to the storage root: at a staging URL during the job, moved to
-their final URL when the job stores its outputs, never uploaded from the worker's disk."""
+"""Kept COGs written straight to their final URL by the step, there only once the job commits
+them (after every step succeeded), never uploaded from the worker's disk."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from geocube_ingest import storage
 from geocube_ingest.errors import RetriableError
 from geocube_ingest.processing import process_tile
 from geocube_ingest.processing.graph import load_graph
-from geocube_ingest.processing.job import STAGING, staged_outputs
+from geocube_ingest.processing.job import deferred_outputs
 from geocube_ingest.processing.workspace import SlotTile, Workspace
 from geocube_ingest.settings import Settings
 from geocube_ingest.workflow.models import Tile
@@ -64,15 +64,23 @@ def _raw_tile(tmp_path: Path, make_tile: TileFactory, graph: dict[str, Any], roo
     return tile
 
 
-def _staging_left(root: str, settings: Settings) -> list[str]:
-    folder = storage.join(root, STAGING)
-    try:
-        return storage.listdir(folder, settings=settings) if storage.exists(folder, settings=settings) else []
-    except FileNotFoundError:
-        return []
+def _unfinished(root: str, settings: Settings) -> list[str]:
+    """Temporary files left under a local root, uploads left open in an S3 bucket."""
+    if root.startswith("s3://"):
+        import boto3
+
+        s3 = settings.s3
+        assert s3.access_key_id is not None and s3.secret_access_key is not None
+        client = boto3.client("s3", endpoint_url=s3.endpoint_url, region_name=s3.region,
+                              aws_access_key_id=s3.access_key_id.get_secret_value(),
+                              aws_secret_access_key=s3.secret_access_key.get_secret_value())  # fmt: skip
+        return [u["Key"] for u in client.list_multipart_uploads(Bucket=root.split("/")[2]).get("Uploads", [])]
+    if "://" not in root:
+        return [str(p) for p in Path(root).rglob("*.part")]
+    return []  # the GCS emulator lists no unfinished uploads
 
 
-def test_a_kept_cog_is_written_at_the_storage_root_and_moved_into_place(
+def test_a_kept_cog_is_written_straight_to_its_url_and_committed(
     tmp_path: Path, make_tile: TileFactory, root: tuple[str, Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     storage_uri, settings = root
@@ -88,7 +96,7 @@ def test_a_kept_cog_is_written_at_the_storage_root_and_moved_into_place(
         assert valid and not errors
         with rasterio.open(storage.gdal_path(scaled)) as src:
             assert src.read(1)[0, 0] == 0 and src.read(1)[0, -1] > 190
-    assert _staging_left(storage_uri, settings) == []
+    assert _unfinished(storage_uri, settings) == []
 
 
 FAILING_AFTER = copy.deepcopy(CONVERT)
@@ -109,10 +117,10 @@ def test_a_failed_job_replaces_no_stored_output(
         process_tile(tile, None, None, work_dir=tmp_path / "work", storage_uri=storage_uri, index=None,
                      settings=settings)  # fmt: skip
     assert storage.read_bytes(scaled, settings=settings) == b"the layer of an earlier run"
-    assert _staging_left(storage_uri, settings) == []
+    assert _unfinished(storage_uri, settings) == []
 
 
-def test_only_kept_geotiffs_that_no_step_reads_are_staged(tmp_path: Path, make_tile: TileFactory) -> None:
+def test_only_kept_geotiffs_that_no_step_reads_are_deferred(tmp_path: Path, make_tile: TileFactory) -> None:
     graph = {
         "processing_steps": [
             {"engine": "python", "command": f"{STEPS}:plain_geotiff", "args": {"output": out("a", "tif")}},
@@ -134,10 +142,10 @@ def test_only_kept_geotiffs_that_no_step_reads_are_staged(tmp_path: Path, make_t
     tile = make_tile(1, "SCENE", write_graph(tmp_path / "graphs", graph))
     loaded = load_graph(tile.data["graph_name"], Settings())
     workspace = Workspace(tmp_path / "work", [SlotTile.from_tile(tile, str(tmp_path / "storage"))] * 3)
-    staged = staged_outputs(loaded, workspace, "s3://bucket/root/.staging/job")
-    assert staged == {
-        workspace.path(0, "a", "tif"): f"s3://bucket/root/.staging/job/{workspace.path(0, 'a', 'tif').name}",
-        workspace.path(0, "e", "TIFF"): f"s3://bucket/root/.staging/job/{workspace.path(0, 'e', 'TIFF').name}",
+    deferred = deferred_outputs(loaded, workspace)
+    assert {path: output.url for path, output in deferred.items()} == {
+        workspace.path(0, "a", "tif"): uri(tile, "a", "tif", str(tmp_path / "storage")),
+        workspace.path(0, "e", "TIFF"): uri(tile, "e", "TIFF", str(tmp_path / "storage")),
     }
 
 
@@ -148,7 +156,7 @@ CONDITIONAL["out_files"][0] = [
 ]
 
 
-def test_file_conditions_see_outputs_written_at_their_staging_url(tmp_path: Path, make_tile: TileFactory) -> None:
+def test_file_conditions_see_outputs_written_at_their_url(tmp_path: Path, make_tile: TileFactory) -> None:
     storage_uri, settings = str(tmp_path / "storage"), Settings()
     tile = _raw_tile(tmp_path, make_tile, CONDITIONAL, storage_uri, settings)
     result = process_tile(tile, None, None, work_dir=tmp_path / "work", storage_uri=storage_uri, index=None,

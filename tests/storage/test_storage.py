@@ -258,20 +258,6 @@ def test_http_is_read_only_and_range_reads_ask_for_a_range(tmp_path: Path) -> No
         server.stop()
 
 
-def test_move_renames_in_the_store_and_refuses_another_store(store: Store) -> None:
-    source = storage.join(store.root, ".staging", "job", "layer.tif")
-    storage.put_bytes(b"cog bytes", source, settings=store.settings)
-    target = storage.join(store.root, "aoi", "layer.tif")
-    assert storage.move(source, target, settings=store.settings) == target
-    assert storage.read_bytes(target, settings=store.settings) == b"cog bytes"
-    assert not storage.exists(source, settings=store.settings)
-    with pytest.raises(NotFound):
-        storage.move(source, target, settings=store.settings)
-    if store.kind in ("s3", "gs"):
-        with pytest.raises(InvalidInput, match="not the same storage"):
-            storage.move(target, "/tmp/elsewhere.tif", settings=store.settings)
-
-
 @pytest.mark.parametrize("kind", ["s3"])  # the GCS emulator cannot cancel a resumable upload (501)
 def test_a_discarded_stream_leaves_no_object(kind: str, request: pytest.FixtureRequest) -> None:
     """Parts already sent (several MB) included: the upload is abandoned, nothing appears."""
