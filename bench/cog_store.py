@@ -8,10 +8,10 @@ Printed, in seconds (best of --repeat):
 - via scratch, s3: what jobs did before: `write_cog` with GDAL's COG driver into the scratch
   folder, the second check of `store_outputs` (`ensure_cog`), then one upload (`put_path`);
 - straight, s3: what a job does now for a kept COG on S3 (`processing.cog_writer = "tiles"`,
-  the default): the tiles writer streams the COG to its staging object under the storage root, rio-cogeo
-  checks it there, and `storage.move` puts it under its final name (a server-side copy);
+  the default): the tiles writer streams the COG to its final key as the parts of a multipart
+  upload, rio-cogeo checks a local replica of its headers, and the job completes the upload;
 - via scratch, local / straight, local: the same for a local storage root (the tiles writer
-  in the staging folder under the root, then a rename);
+  into a temporary file next to the target, checked, then renamed);
 - gdal /vsis3/: GDAL's COG driver writing to `/vsis3/` itself (it needs
   CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE: a local temporary file uploaded on close).
 
@@ -101,14 +101,11 @@ def via_scratch(data: xr.DataArray, local: Path, url: str, settings: Settings) -
     storage.put_path(made, url, settings=settings)
 
 
-def straight(data: xr.DataArray, root: str, name: str, settings: Settings) -> None:
-    """Now: written at its staging URL under the root (checked there), then moved into place."""
-    from geocube_ingest import storage
+def straight(data: xr.DataArray, url: str, settings: Settings) -> None:
+    """Now: written straight to its URL, checked, then committed (as the job does when it stores its outputs)."""
     from geocube_ingest.processing import cog
 
-    staged = storage.join(root, ".staging", "job", name)
-    cog.write_cog(data, staged, nodata=0, settings=settings)
-    storage.move(staged, storage.join(root, name), settings=settings)
+    cog.write_pending(data, url, nodata=0, settings=settings).commit()
 
 
 def main() -> None:
@@ -154,9 +151,9 @@ def main() -> None:
                 s3 = f"s3://{bucket}/run{run}"
                 times = [
                     timed(via_scratch, data, scratch / "a.tif", f"{s3}/a.tif", settings),
-                    timed(straight, data, s3, "b.tif", settings),
+                    timed(straight, data, f"{s3}/b.tif", settings),
                     timed(via_scratch, data, scratch / "c.tif", str(root / "c.tif"), settings),
-                    timed(straight, data, str(root), "d.tif", settings),
+                    timed(straight, data, str(root / "d.tif"), settings),
                     timed(direct_s3, data, f"{s3}/e.tif", settings),
                 ]
                 size_mb = (root / "c.tif").stat().st_size / 1e6

@@ -1,9 +1,9 @@
 """Cloud-Optimized GeoTIFFs: writing them from lazy arrays, converting files, checking them.
 
-A lazy array's chunks are computed on the client's cluster: the configured one in the
-orchestrating process; inside a tile or scene job sent to a worker, the job's own
-worker-local cluster (`processing.job`), so a job's chunks never need another machine's
-scratch folder. Two writers (`processing.cog_writer`):
+A lazy array's chunks are computed on the configured cluster in the orchestrating process,
+and on the worker's own threads inside a tile or scene job sent to a worker (`computed`),
+so a job's chunks never need another machine's scratch folder. Two writers
+(`processing.cog_writer`):
 
 - "tiles" (the default): each chunk's task also cuts the chunk into COG tiles, halves it
   for the overviews and compresses them, and the writing process lays the COG out from
@@ -13,11 +13,10 @@ scratch folder. Two writers (`processing.cog_writer`):
   and its COG driver lays the file out and compresses it with every core; a COG bound for
   an object store is then uploaded (also what "tiles" does for data it cannot write).
 
-A COG counts only once rio-cogeo accepts it: a local one is checked before it is renamed
-into place, a streamed one where it is, and deleted if invalid (jobs stream to a staging
-URL: `processing.job`). Memory stays bounded: a window of chunks in flight plus GDAL's
-block cache (`gdal_cache_mb`).
-odc-geo's Dask COG writer was measured against GDAL's driver on the same work
+Every COG is written straight to its destination (`write_pending`), there only once
+rio-cogeo accepted it; a job commits the COGs it keeps only when all its steps succeeded
+(`processing.job`). Memory stays bounded: a window of chunks in flight plus GDAL's block
+cache (`gdal_cache_mb`). odc-geo's Dask COG writer was measured against GDAL's driver on the same work
 (`bench/processing.py --odc`) and was slower on 2 cores.
 """
 

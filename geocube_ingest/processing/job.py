@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 __all__ = ["JobResult", "SceneJob", "TileJob", "run_scene_job", "run_tile_job"]
 
 T = TypeVar("T")
-# Below a storage root: products staged for scene jobs.
-STAGING = ".staging"
 _ERRORS: dict[str, type[TaskError]] = {cls.__name__: cls for cls in (TemporaryError, RetriableError, FatalError)}
 
 

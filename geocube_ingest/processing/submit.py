@@ -21,7 +21,7 @@ from geocube_ingest.errors import FatalError, InvalidInput, NotFound, RetriableE
 from geocube_ingest.index.base import Index
 from geocube_ingest.processing.errors import classify_exception
 from geocube_ingest.processing.graph import LoadedGraph, load_graph
-from geocube_ingest.processing.job import STAGING, JobResult, SceneJob, TileJob, run_scene_job, run_tile_job
+from geocube_ingest.processing.job import JobResult, SceneJob, TileJob, run_scene_job, run_tile_job
 from geocube_ingest.processing.outputs import ProcessResult, publish_outputs
 from geocube_ingest.processing.validate import require_valid
 from geocube_ingest.processing.workspace import SlotTile, scene_slot
@@ -48,6 +48,8 @@ _SHIPPED: dict[str, Any] = {
     "security": True,
     "download": {"max_unpacked_bytes", "max_archive_members"},
 }
+# Staged products of scene jobs, below the scene's storage root.
+STAGING = ".staging"
 
 
 def shipped_settings(settings: Settings) -> dict[str, Any]:

@@ -125,3 +125,27 @@ def test_other_compressions_use_gdal(tmp_path: Path, settings: Settings) -> None
     cog.write_cog(georef(_ramp((300, 300), "float32")), target, nodata=None, settings=lerc)
     with rasterio.open(target) as src:
         assert src.profile["compress"] == "lerc"
+
+
+def test_the_replica_of_the_headers_is_checked_as_the_cog_itself(tmp_path: Path, settings: Settings) -> None:
+    """What a COG streamed to an object store is checked on: its header and IFDs in a sparse
+    file of its size give rio-cogeo the same answer as the whole file, and a broken layout fails."""
+    data = raster.to_dformat(georef(np.random.default_rng(3).random((1300, 1100)), chunks=256),
+                             DFormat.parse("uint16,0,1,10000"), (0, 1))  # fmt: skip
+    real = tmp_path / "real.tif"
+    with real.open("wb") as out:
+        layout = cog._write_from_tiles(data, out, tmp_path, nodata=0, client=None, resampling="AVERAGE",
+                                       settings=settings)  # fmt: skip
+    replica = layout.replica(tmp_path / "replica.tif")
+    assert replica.stat().st_size == real.stat().st_size and replica.stat().st_blocks < real.stat().st_blocks
+    assert cog.cog_problems(replica, settings) == cog.cog_problems(real, settings) == []
+    assert cog_validate(str(replica), quiet=True)[:2] == (True, [])
+    # The main image's first tile said to start where the overviews' tiles start: not a COG any more.
+    with tifffile.TiffFile(real) as tif:
+        tag = tif.pages.first.tags["TileOffsets"]
+        assert tag.dtype == 4  # LONG: 4 bytes each
+        offset_of_offsets = tag.valueoffset
+    head = bytearray(layout.head)
+    head[offset_of_offsets : offset_of_offsets + 4] = len(layout.head).to_bytes(4, "little")
+    broken = cog_tiles.Layout(bytes(head), layout.size).replica(tmp_path / "broken.tif")
+    assert any("first block" in problem for problem in cog.cog_problems(broken, settings))

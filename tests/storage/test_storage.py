@@ -291,3 +291,28 @@ def _object_store(kind: str, request: pytest.FixtureRequest) -> Store:
         return Store(kind, f"s3://{s3.new_bucket()}/root", Settings(s3=s3.settings()))
     gcs: GCSServer = request.getfixturevalue("gcs_server")
     return Store(kind, f"gs://{gcs.new_bucket()}/root", Settings(gcs=gcs.settings()))
+
+
+def test_a_pending_write_appears_whole_when_committed_and_never_when_discarded(store: Store) -> None:
+    url = storage.join(store.root, "aoi", "layer.tif")
+    data = os.urandom(6 * 2**20)
+    pending = storage.PendingWrite(url, settings=store.settings)
+    for start in range(0, len(data), 2**20):
+        pending.handle.write(data[start : start + 2**20])
+    pending.handle.close()
+    assert not storage.exists(url, settings=store.settings), "not there before the commit"
+    assert pending.commit() == url
+    assert storage.read_bytes(url, settings=store.settings) == data
+    with pytest.raises(RuntimeError, match="already committed"):
+        pending.commit()
+    if store.kind == "gs":
+        return  # the GCS emulator cannot cancel a resumable upload (501)
+    dropped = storage.PendingWrite(url, settings=store.settings)
+    dropped.handle.write(b"a newer layer that failed half way")
+    dropped.discard()
+    dropped.discard()
+    assert storage.read_bytes(url, settings=store.settings) == data, "the stored layer is untouched"
+    if store.kind in ("local", "file"):
+        assert [p.name for p in Path(storage.join(store.root, "aoi").removeprefix("file://")).iterdir()] == [
+            "layer.tif"
+        ]
