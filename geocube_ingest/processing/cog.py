@@ -16,8 +16,8 @@ so a job's chunks never need another machine's scratch folder. Two writers
 Every COG is written straight to its destination (`write_pending`), there only once
 rio-cogeo accepted it; a job commits the COGs it keeps only when all its steps succeeded
 (`processing.job`). Memory stays bounded: a window of chunks in flight plus GDAL's block
-cache (`gdal_cache_mb`). odc-geo's Dask COG writer was measured against GDAL's driver on the same work
-(`bench/processing.py --odc`) and was slower on 2 cores.
+cache (`gdal_cache_mb`). odc-geo's Dask COG writer was measured against GDAL's driver on
+the same work (`bench/processing.py --odc`) and was slower on 2 cores.
 """
 
 from __future__ import annotations

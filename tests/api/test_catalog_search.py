@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from geocube_ingest.payload import Payload
 from tests.api.conftest import RunningServer, StartServer
 from tests.catalogue.helpers import S1_NAME, S2_DEMO, repeat_pass, s1_payload
 from tests.catalogue.servers import StacApi
+from tests.processes import refused_port
 
 PAYLOAD: dict[str, Any] = {
     **S2_DEMO,
@@ -216,11 +216,10 @@ def test_missing_annotations_are_a_clear_error(catalog: RunningServer, fixtures_
     assert answer.json()["detail"].startswith("1 of 1 scenes could not be split into bursts: ")
     assert f"scene {scene.source_id}: no annotation files found" in answer.json()["detail"]
 
-    with socket.socket() as sock:  # a port where nothing listens: try again later
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    unreachable = s1_payload(f"http://127.0.0.1:{port}/{{SCENE}}.SAFE.zip").to_json()
-    answer = httpx.post(f"{catalog.url}/catalog/tiles", files={**area(unreachable), "scenes": scenes_file}, timeout=60)
+    with refused_port() as port:  # nothing answers there: try again later
+        unreachable = s1_payload(f"http://127.0.0.1:{port}/{{SCENE}}.SAFE.zip").to_json()
+        files = {**area(unreachable), "scenes": scenes_file}
+        answer = httpx.post(f"{catalog.url}/catalog/tiles", files=files, timeout=60)
     assert answer.status_code == 503, answer.text
     assert scene.source_id in answer.json()["detail"]
 

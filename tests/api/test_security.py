@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
 from tests.api.conftest import StartServer
+from tests.processes import refused_port
 
 TOKEN = "s3cr3t-token-for-tests"
 
@@ -102,18 +101,16 @@ def test_internal_errors_hide_details(start_server: StartServer, database_url: s
 
 
 def test_health_reports_an_unreachable_database() -> None:
-    with socket.socket() as sock:  # a port where nothing listens
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     from geocube_ingest.api import create_app
     from geocube_ingest.settings import Settings
     from geocube_ingest.workflow import Workflow
     from tests.api.conftest import ThreadedServer
 
     settings = Settings()
-    workflow = Workflow(f"postgresql://nobody@127.0.0.1:{port}/none", settings=settings, migrate=False)
-    with ThreadedServer(create_app(settings, workflow)) as url:
-        answer = httpx.get(f"{url}/", timeout=30)
+    with refused_port() as port:  # a port where nothing listens
+        workflow = Workflow(f"postgresql://nobody@127.0.0.1:{port}/none", settings=settings, migrate=False)
+        with ThreadedServer(create_app(settings, workflow)) as url:
+            answer = httpx.get(f"{url}/", timeout=30)
     assert answer.status_code == 503
     assert answer.json() == {"detail": "workflow database unreachable"}
 
