@@ -308,7 +308,6 @@ class PendingWrite:
         """Make the object appear under its URL (closing it first if needed)."""
         if self.state != "open":
             raise RuntimeError(f"{self.url} was already {self.state}")
-        self.state = "committed"
         if self._temp is not None:
             self.handle.close()
             os.replace(self._temp, self._path)
@@ -316,6 +315,7 @@ class PendingWrite:
             if not self.handle.closed:
                 self.handle.close()  # sends what is buffered; the object does not exist yet
             self.handle.commit()  # type: ignore[attr-defined]
+        self.state = "committed"  # not before: a commit that failed can still be discarded
         self._fs.invalidate_cache(self._path)
         return self.url
 
